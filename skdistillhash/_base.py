@@ -1,0 +1,96 @@
+"""Shared base for every hasher (DistillHash, LSHHash, ITQHash).
+
+A hasher maps samples to ``n_bits`` continuous outputs (``decision_function``);
+the bits are their signs. Everything derived from that lives here once.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ._bits import pack_bits
+
+#: Widest code we accept: 8 KiB codes are far past anything used in practice.
+MAX_BITS = 65536
+
+
+class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class for hashers: bits are the signs of ``decision_function``.
+
+    Subclasses implement ``fit`` (setting ``n_bits_`` among their fitted
+    attributes) and ``decision_function``.
+    """
+
+    _parameter_constraints: dict = {
+        "n_bits": [Interval(Integral, 1, MAX_BITS, closed="both")],
+    }
+
+    def transform(self, X) -> np.ndarray:
+        """Encode ``X`` as bits: one uint8 column in {0, 1} per bit.
+
+        Bit ``j`` is 1 where ``decision_function(X)[:, j] > 0`` (b = sign(h),
+        with sign mapped from {-1, +1} to {0, 1}).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bits : ndarray of shape (n_samples, n_bits), dtype uint8
+        """
+        return (self.decision_function(X) > 0).astype(np.uint8)
+
+    def predict(self, X) -> np.ndarray:
+        """Encode ``X`` as packed codes in the FAISS layout.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, ceil(n_bits / 8)), dtype uint8
+            ``np.packbits(self.transform(X), axis=1, bitorder="little")``.
+        """
+        return pack_bits(self.transform(X))
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Leave-one-out MAP@all of ``X`` against itself, relevance from ``y``.
+
+        Each sample queries the codes of all others; see
+        :func:`skdistillhash.mean_average_precision` for the definition.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multi-label indicator matrix.
+        sample_weight : None
+            Not supported; present for the sklearn ``score`` signature.
+
+        Returns
+        -------
+        score : float
+        """
+        from .metrics import _leave_one_out_map
+
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__}.score needs labels y to decide which "
+                "retrieved items are relevant."
+            )
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by score().")
+        return _leave_one_out_map(self.transform(X), y)
+
+    @property
+    def _n_features_out(self) -> int:
+        check_is_fitted(self)
+        return self.n_bits_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = []
+        return tags
