@@ -1,0 +1,134 @@
+"""The training loop and batched encoding. Plain torch; the estimator wraps it."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._loss import pairwise_nll, quantization_loss
+
+
+@dataclass
+class TrainConfig:
+    alpha: float
+    quantization_weight: float
+    balanced: bool
+    epochs: int
+    learning_rate: float
+    weight_decay: float
+    tol: float
+    n_iter_no_change: int
+    verbose: int
+
+
+@dataclass
+class TrainResult:
+    loss_curve: list[float] = field(default_factory=list)
+    pairs_per_epoch: list[int] = field(default_factory=list)
+    n_iter: int = 0
+
+
+def train_hash_network(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    batches: Iterable[np.ndarray],
+    pair_labels: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    parameters: Iterable[nn.Parameter],
+    config: TrainConfig,
+) -> TrainResult:
+    """Minimise the pairwise NLL + quantization loss over epochs of batches.
+
+    ``inputs`` already lives on the training device (the whole training set
+    as one tensor); batches are index arrays into it, and their pair labels
+    come from ``pair_labels(idx, idx)``. Stops early when the epoch loss has
+    not improved by ``tol`` for ``n_iter_no_change`` epochs (as sklearn's MLP).
+    """
+    device = inputs.device
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    result = TrainResult()
+    best, stale = np.inf, 0
+    net.train()
+    for epoch in range(1, config.epochs + 1):
+        tic = time.perf_counter()
+        total, weight, n_pairs = 0.0, 0, 0
+        for idx in batches:
+            labels = torch.from_numpy(pair_labels(idx, idx)).to(device, non_blocking=True)
+            h = net(inputs[torch.from_numpy(idx).to(device)])
+            nll, used = pairwise_nll(h, labels, config.alpha, config.balanced)
+            loss = nll + config.quantization_weight * quantization_loss(h)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(idx)
+            weight += len(idx)
+            n_pairs += used
+        epoch_loss = total / max(weight, 1)
+        if not np.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch} (loss={epoch_loss}); lower learning_rate."
+            )
+        result.loss_curve.append(epoch_loss)
+        result.pairs_per_epoch.append(n_pairs)
+        result.n_iter = epoch
+        if config.verbose:
+            print(
+                f"epoch {epoch:>4}/{config.epochs}  loss {epoch_loss:.5f}  "
+                f"pairs {n_pairs:>9}  {time.perf_counter() - tic:6.2f}s",
+                flush=True,
+            )
+        if epoch_loss > best - config.tol:
+            stale += 1
+        else:
+            stale = 0
+        best = min(best, epoch_loss)
+        if stale >= config.n_iter_no_change:
+            if config.verbose:
+                print(
+                    f"loss did not improve by more than tol={config.tol} for "
+                    f"{config.n_iter_no_change} epochs: stopping.",
+                    flush=True,
+                )
+            break
+    return result
+
+
+@torch.no_grad()
+def encode(
+    net: nn.Module,
+    X: np.ndarray,
+    device: torch.device,
+    batch_size: int,
+    progress: bool = False,
+) -> np.ndarray:
+    """Run ``net`` in eval mode over ``X`` in batches; float32 numpy out.
+
+    Memory is bounded by one batch on the device plus the (n, n_out) output.
+    """
+    was_training = net.training
+    net.eval()
+    chunks = []
+    n = X.shape[0]
+    tic = time.perf_counter()
+    for start in range(0, n, batch_size):
+        batch = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32).to(device)
+        chunks.append(net(batch).float().cpu().numpy())
+        if progress:
+            done = min(start + batch_size, n)
+            width = 30
+            bar = "#" * (width * done // n)
+            sys.stderr.write(
+                f"\rencoding [{bar:<{width}}] {done}/{n} rows  {time.perf_counter() - tic:.1f}s"
+            )
+            if done == n:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+    net.train(was_training)
+    if not chunks:
+        raise ValueError("nothing to encode: X has 0 rows.")
+    return np.concatenate(chunks)

