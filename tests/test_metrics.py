@@ -1,0 +1,433 @@
+"""Tests for skdistillhash.metrics against a plain brute-force reference."""
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.sparse import csr_matrix
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from skdistillhash import metrics
+from skdistillhash._bits import pack_bits
+from skdistillhash.metrics import (
+    _leave_one_out_map,
+    make_map_scorer,
+    mean_average_precision,
+    precision_at_k,
+    precision_recall_curve,
+    precision_within_radius,
+)
+
+# --------------------------------------------------------------------------- #
+# Brute-force reference, written plainly
+# --------------------------------------------------------------------------- #
+
+
+def ref_distance(a, b):
+    return sum(1 for x, y in zip(a, b) if x != y)
+
+
+def ref_relevant(a, b):
+    if np.ndim(a) == 0:
+        return a == b
+    return any(x == 1 and y == 1 for x, y in zip(a, b))
+
+
+def ref_ap(ranked_relevance):
+    hits, total = 0, 0.0
+    for rank, rel in enumerate(ranked_relevance, start=1):
+        if rel:
+            hits += 1
+            total += hits / rank
+    return total / hits if hits else 0.0
+
+
+def ref_precision(ranked_relevance):
+    return sum(ranked_relevance) / len(ranked_relevance)
+
+
+def ref_rankings(query, db, query_label, db_labels, ties):
+    """Every ranking of the database the tie policy considers, as relevance lists.
+
+    "index": the one ranking by (distance, index). "average": every ordering
+    of items within each group of equal distance, all equally likely.
+    """
+    dist = [ref_distance(query, row) for row in db]
+    rel = [ref_relevant(query_label, lab) for lab in db_labels]
+    if ties == "index":
+        order = sorted(range(len(db)), key=lambda j: (dist[j], j))
+        return [[rel[j] for j in order]]
+    groups = [[j for j in range(len(db)) if dist[j] == v] for v in sorted(set(dist))]
+    return [
+        [rel[j] for group in ordering for j in group]
+        for ordering in itertools.product(*(itertools.permutations(g) for g in groups))
+    ]
+
+
+def ref_mean(measure, Q, D, ql, dl, k=None, ties="index", exclude_self=False):
+    scores = []
+    for i, (query, label) in enumerate(zip(Q, ql)):
+        keep = [j for j in range(len(D)) if not (exclude_self and j == i)]
+        rankings = ref_rankings(query, D[keep], label, dl[keep], ties)
+        top = len(keep) if k is None else k
+        scores.append(np.mean([measure(r[:top]) for r in rankings]))
+    return np.mean(scores)
+
+
+def ref_ball(Q, D, ql, dl, radius):
+    precisions, recalls = [], []
+    for query, label in zip(Q, ql):
+        dist = [ref_distance(query, row) for row in D]
+        rel = [ref_relevant(label, lab) for lab in dl]
+        found = [r for d, r in zip(dist, rel) if d <= radius]
+        precisions.append(sum(found) / len(found) if found else 0.0)
+        recalls.append(sum(found) / sum(rel) if sum(rel) else 0.0)
+    return np.mean(precisions), np.mean(recalls)
+
+
+# --------------------------------------------------------------------------- #
+# Strategies
+# --------------------------------------------------------------------------- #
+
+
+@st.composite
+def problems(draw, max_db=8, max_bits=6):
+    """Small retrieval problems with many ties; labels 1-D or multi-label."""
+    n_bits = draw(st.integers(1, max_bits))
+    n_q = draw(st.integers(1, 3))
+    n_db = draw(st.integers(1, max_db))
+    bits = st.integers(0, 1)
+    Q = draw(arrays(np.uint8, (n_q, n_bits), elements=bits))
+    D = draw(arrays(np.uint8, (n_db, n_bits), elements=bits))
+    if draw(st.booleans()):
+        ql = draw(arrays(np.int64, n_q, elements=st.integers(0, 2)))
+        dl = draw(arrays(np.int64, n_db, elements=st.integers(0, 2)))
+    else:
+        ql = draw(arrays(np.uint8, (n_q, 3), elements=bits))
+        dl = draw(arrays(np.uint8, (n_db, 3), elements=bits))
+    k = draw(st.one_of(st.none(), st.integers(1, n_db)))
+    return Q, D, ql, dl, k
+
+
+FAST = settings(max_examples=100, deadline=None)
+
+# --------------------------------------------------------------------------- #
+# Properties
+# --------------------------------------------------------------------------- #
+
+
+@FAST
+@given(problems())
+def test_map_matches_reference(problem):
+    Q, D, ql, dl, k = problem
+    score = mean_average_precision(Q, D, ql, dl, k=k)
+    assert 0.0 <= score <= 1.0
+    assert score == pytest.approx(ref_mean(ref_ap, Q, D, ql, dl, k), abs=1e-12)
+
+
+@FAST
+@given(problems(max_db=6, max_bits=3))
+def test_tie_average_is_mean_over_all_orderings_of_ties(problem):
+    # Few bits and at most 6 items: big tie groups, at most 720 orderings,
+    # and k (when drawn) often cuts a tie group.
+    Q, D, ql, dl, k = problem
+    score = mean_average_precision(Q, D, ql, dl, k=k, ties="average")
+    assert 0.0 <= score <= 1.0
+    expected = ref_mean(ref_ap, Q, D, ql, dl, k, ties="average")
+    assert score == pytest.approx(expected, abs=1e-12)
+
+
+@FAST
+@given(problems(max_db=30, max_bits=4), st.randoms(use_true_random=False))
+def test_tie_average_ignores_database_order(problem, rnd):
+    Q, D, ql, dl, k = problem
+    perm = list(range(len(D)))
+    rnd.shuffle(perm)
+    before = mean_average_precision(Q, D, ql, dl, k=k, ties="average")
+    after = mean_average_precision(Q, D[perm], ql, dl[perm], k=k, ties="average")
+    assert after == pytest.approx(before, abs=1e-12)
+
+
+@FAST
+@given(problems(max_db=6, max_bits=3), st.sampled_from(["index", "average"]))
+def test_precision_at_k_matches_reference(problem, ties):
+    Q, D, ql, dl, k = problem
+    k = len(D) if k is None else k
+    score = precision_at_k(Q, D, ql, dl, k=k, ties=ties)
+    expected = ref_mean(ref_precision, Q, D, ql, dl, k, ties=ties)
+    assert score == pytest.approx(expected, abs=1e-12)
+
+
+@FAST
+@given(problems(), st.integers(0, 8))
+def test_radius_metrics_match_reference(problem, radius):
+    Q, D, ql, dl, _ = problem
+    n_bits = Q.shape[1]
+    expected_precision, _ = ref_ball(Q, D, ql, dl, radius)
+    score = precision_within_radius(Q, D, ql, dl, radius=radius)
+    assert score == pytest.approx(expected_precision, abs=1e-12)
+
+    precision, recall, radii = precision_recall_curve(Q, D, ql, dl)
+    np.testing.assert_array_equal(radii, np.arange(n_bits + 1))
+    expected = np.array([ref_ball(Q, D, ql, dl, r) for r in radii])
+    np.testing.assert_allclose(precision, expected[:, 0], atol=1e-12)
+    np.testing.assert_allclose(recall, expected[:, 1], atol=1e-12)
+    assert np.all(np.diff(recall) >= 0)
+
+
+@FAST
+@given(problems(max_db=6, max_bits=4), st.sampled_from(["index", "average"]))
+def test_leave_one_out_excludes_the_query_itself(problem, ties):
+    _, D, _, dl, k = problem
+    if len(D) < 2:
+        return
+    k = None if k is None else min(k, len(D) - 1)
+    score = _leave_one_out_map(D, dl, k=k, ties=ties)
+    expected = ref_mean(ref_ap, D, D, dl, dl, k, ties=ties, exclude_self=True)
+    assert score == pytest.approx(expected, abs=1e-12)
+
+
+@FAST
+@given(problems(max_db=12, max_bits=20))
+def test_packed_codes_score_like_bits(problem):
+    Q, D, ql, dl, k = problem
+    Qp, Dp = pack_bits(Q), pack_bits(D)
+    for ties in ("index", "average"):
+        assert mean_average_precision(
+            Qp, Dp, ql, dl, k=k, ties=ties, packed=True
+        ) == mean_average_precision(Q, D, ql, dl, k=k, ties=ties)
+    assert precision_at_k(Qp, Dp, ql, dl, k=k or 1, packed=True) == precision_at_k(
+        Q, D, ql, dl, k=k or 1
+    )
+    assert precision_within_radius(Qp, Dp, ql, dl, packed=True) == (
+        precision_within_radius(Q, D, ql, dl)
+    )
+    # Packed codes do not carry n_bits: the curve runs to 8 * n_bytes and the
+    # radii past the real width repeat its last point.
+    precision, recall, _ = precision_recall_curve(Q, D, ql, dl)
+    p_packed, r_packed, radii = precision_recall_curve(Qp, Dp, ql, dl, packed=True)
+    assert len(radii) == 8 * Qp.shape[1] + 1
+    n = len(precision)
+    np.testing.assert_array_equal(p_packed[:n], precision)
+    np.testing.assert_array_equal(r_packed[:n], recall)
+    np.testing.assert_array_equal(p_packed[n:], precision[-1])
+
+
+# --------------------------------------------------------------------------- #
+# Examples and conventions
+# --------------------------------------------------------------------------- #
+
+
+def test_query_with_no_relevant_item_scores_zero_and_counts():
+    D = np.array([[0, 0], [1, 1]])
+    # Query 0 finds its relevant item first (AP 1); query 1 has none (AP 0).
+    assert mean_average_precision([[0, 0], [0, 0]], D, [0, 5], [0, 1]) == 0.5
+
+
+def test_map_at_k_normalises_by_relevant_items_in_top_k():
+    D = np.array([[0, 0], [0, 1], [1, 1], [1, 1]])
+    # Ranking 0, 1, 2, 3 with relevance 1, 0, 1, 1: AP@2 = 1 (one relevant in
+    # top 2, found at rank 1), AP@all = (1 + 2/3 + 3/4) / 3.
+    labels = [0, 1, 0, 0]
+    assert mean_average_precision([[0, 0]], D, [0], labels, k=2) == 1.0
+    expected = (1 + 2 / 3 + 3 / 4) / 3
+    assert mean_average_precision([[0, 0]], D, [0], labels) == pytest.approx(expected)
+
+
+def test_multilabel_relevance_is_a_shared_label():
+    D = np.array([[0, 0], [0, 1], [1, 1]])
+    db_labels = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 1]])
+    # The query shares label 2 with items 1 and 2 (ranks 2, 3), none with item 0.
+    score = mean_average_precision([[0, 0]], D, [[0, 0, 1]], db_labels)
+    assert score == pytest.approx((1 / 2 + 2 / 3) / 2)
+    sparse = mean_average_precision([[0, 0]], D, csr_matrix([[0, 0, 1]]),
+                                    csr_matrix(db_labels))
+    assert sparse == score
+
+
+def test_string_labels_and_sign_codes():
+    D = np.array([[-1, -1], [1, 1], [-1, 1]])
+    score = mean_average_precision([[True, True]], D, ["cat"], ["dog", "cat", "cat"])
+    assert score == 1.0
+
+
+def test_tie_average_straddling_k_by_hand():
+    # All four items tie; two are relevant. The top 2 holds Y ~ hypergeometric
+    # relevant items: Y=0 (p=1/6) scores 0; Y=2 (p=1/6) scores 1; Y=1
+    # (p=4/6) scores 1 or 1/2 with equal chance. E[AP@2] = 1/6 + 4/6 * 3/4.
+    D = np.zeros((4, 3), dtype=np.uint8)
+    score = mean_average_precision([[0, 0, 0]], D, [1], [1, 0, 1, 0], k=2,
+                                   ties="average")
+    assert score == pytest.approx(1 / 6 + 4 / 6 * 3 / 4)
+
+
+def test_blocking_over_queries_changes_nothing(monkeypatch):
+    rng = np.random.default_rng(0)
+    Q = rng.integers(0, 2, (23, 16))
+    D = rng.integers(0, 2, (40, 16))
+    ql, dl = rng.integers(0, 4, 23), rng.integers(0, 4, 40)
+
+    def scores():
+        return [
+            mean_average_precision(Q, D, ql, dl, k=10),
+            mean_average_precision(Q, D, ql, dl, ties="average"),
+            precision_at_k(Q, D, ql, dl, k=7, ties="average"),
+            precision_within_radius(Q, D, ql, dl, radius=5),
+            _leave_one_out_map(D, dl),
+            _leave_one_out_map(D, dl, k=5, ties="average"),
+        ]
+
+    whole = scores()
+    # 40 database items per block of 2 queries: every block has a remainder
+    # and, leave-one-out, its own diagonal offset.
+    monkeypatch.setattr(metrics, "_PAIRS_PER_BLOCK", 80)
+    np.testing.assert_allclose(scores(), whole, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- #
+# Scorer
+# --------------------------------------------------------------------------- #
+
+
+class FakeDatabase(BaseEstimator):
+    """Stands for HammingNeighbors: packed codes_, y_, _validate_queries."""
+
+    def fit(self, B, y=None):
+        self.codes_ = pack_bits(B)
+        self.y_ = None if y is None else np.asarray(y)
+        return self
+
+    def _validate_queries(self, B):
+        return pack_bits(B)
+
+
+def _sign_hasher():
+    return FunctionTransformer(lambda X: np.asarray(X) > 0)
+
+
+def test_scorer_leave_one_out_for_a_hasher():
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(30, 12)), rng.integers(0, 3, 30)
+    hasher = _sign_hasher().fit(X)
+    for k, ties in [(None, "index"), (5, "average")]:
+        expected = _leave_one_out_map(X > 0, y, k=k, ties=ties)
+        assert make_map_scorer(k=k, ties=ties)(hasher, X, y) == expected
+
+
+def test_scorer_queries_the_database_of_a_pipeline():
+    rng = np.random.default_rng(2)
+    X_db, y_db = rng.normal(size=(40, 12)), rng.integers(0, 3, 40)
+    X_q, y_q = rng.normal(size=(10, 12)), rng.integers(0, 3, 10)
+    pipe = Pipeline([("hash", _sign_hasher()), ("search", FakeDatabase())])
+    pipe.fit(X_db, y_db)
+    expected = mean_average_precision(X_q > 0, X_db > 0, y_q, y_db, k=10)
+    assert make_map_scorer(k=10)(pipe, X_q, y_q) == expected
+    # The database alone takes codes directly.
+    database = FakeDatabase().fit(X_db > 0, y_db)
+    assert make_map_scorer(k=10)(database, X_q > 0, y_q) == expected
+
+
+def test_scorer_with_real_hamming_neighbors():
+    neighbors = pytest.importorskip("skdistillhash.neighbors")
+    rng = np.random.default_rng(3)
+    X_db, y_db = rng.normal(size=(40, 12)), rng.integers(0, 3, 40)
+    X_q, y_q = rng.normal(size=(10, 12)), rng.integers(0, 3, 10)
+    pipe = Pipeline([("hash", _sign_hasher()),
+                     ("search", neighbors.HammingNeighbors(n_neighbors=5))])
+    pipe.fit(X_db, y_db)
+    expected = mean_average_precision(X_q > 0, X_db > 0, y_q, y_db, k=5)
+    assert make_map_scorer(k=5)(pipe, X_q, y_q) == expected
+
+
+def test_scorer_errors():
+    X, y = np.ones((4, 3)), np.array([0, 0, 1, 1])
+    unlabelled = Pipeline([("hash", _sign_hasher()), ("search", FakeDatabase())]).fit(X)
+    with pytest.raises(ValueError, match="fit the HammingNeighbors with y"):
+        make_map_scorer()(unlabelled, X, y)
+    with pytest.raises(ValueError, match="needs labels y"):
+        make_map_scorer()(_sign_hasher().fit(X), X, None)
+    with pytest.raises(TypeError, match="needs a hasher"):
+        make_map_scorer()(BaseEstimator(), X, y)
+    with pytest.raises(ValueError, match="'ties' parameter"):
+        make_map_scorer(ties="random")
+
+
+# --------------------------------------------------------------------------- #
+# Input validation
+# --------------------------------------------------------------------------- #
+
+B = np.array([[0, 1, 1], [1, 0, 0]])
+Y = np.array([0, 1])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(query_codes=np.ones((2, 4))), "3 bits per code but db_codes have 4|"
+         "4 bits per code but db_codes have 3"),
+        (dict(query_codes=np.full((2, 3), 2)), "must hold bits"),
+        (dict(query_codes=np.zeros((0, 3))), "query_codes is empty"),
+        (dict(db_codes=np.zeros((0, 3)), db_labels=[]), "db_codes is empty|0 sample"),
+        (dict(query_codes=[0, 1, 1]), "2-D bit matrix"),
+        (dict(query_labels=[0, 1, 2]), "query_labels has 3 samples but query_codes has 2"),
+        (dict(db_labels=[0.0, np.nan]), "NaN"),
+        (dict(db_labels=[[1, 0], [0, 1]]), "class labels \\(1-D\\) but db_labels are"),
+        (dict(query_labels=[[1, 0], [0, 1]], db_labels=[[1, 0, 0], [0, 1, 0]]),
+         "2 label columns but db_labels have 3"),
+        (dict(query_labels=[[2, 0], [0, 1]], db_labels=[[1, 0], [0, 1]]),
+         "multi-label indicator matrix with values in \\{0, 1\\}"),
+        (dict(query_labels=["a", "b"]), "mix string and numeric"),
+        (dict(k=3), "k=3 exceeds the database size \\(2 codes\\)"),
+        (dict(k=0), "'k' parameter"),
+        (dict(ties="random"), "'ties' parameter"),
+    ],
+)
+def test_mean_average_precision_errors(kwargs, match):
+    args = dict(query_codes=B, db_codes=B, query_labels=Y, db_labels=Y)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        mean_average_precision(**args)
+
+
+def test_packed_errors():
+    packed = pack_bits(B)
+    with pytest.raises(ValueError, match="1 bytes per code but db_codes have 2"):
+        mean_average_precision(packed, pack_bits(np.ones((2, 12))), Y, Y, packed=True)
+    with pytest.raises(ValueError, match="packed uint8"):
+        mean_average_precision(B, B, Y, Y, packed=True)
+    with pytest.raises(ValueError, match="packed=True"):
+        mean_average_precision(packed, packed, Y, Y)
+
+
+def test_other_metric_errors():
+    with pytest.raises(ValueError, match="k=100 exceeds the database size"):
+        precision_at_k(B, B, Y, Y)
+    with pytest.raises(ValueError, match="'radius' parameter"):
+        precision_within_radius(B, B, Y, Y, radius=-1)
+    with pytest.raises(ValueError, match="4 bits per code but db_codes have 3"):
+        precision_recall_curve(np.ones((1, 4)), B, [0], Y)
+
+
+def test_leave_one_out_errors():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        _leave_one_out_map(B[:1], Y[:1])
+    with pytest.raises(ValueError, match="k=2 exceeds the 1 other samples"):
+        _leave_one_out_map(B, Y, k=2)
+    with pytest.raises(ValueError, match="y has 3 samples but X has 2"):
+        _leave_one_out_map(B, [0, 1, 1])
+
+
+def test_scorer_in_cross_validate():
+    from sklearn.model_selection import cross_validate
+
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(40, 8)), np.repeat([0, 1], 20)
+    X[y == 1] += 2.0
+    result = cross_validate(_sign_hasher(), X, y, cv=2,
+                            scoring=make_map_scorer(k=5, ties="average"))
+    assert np.all((result["test_score"] > 0.5) & (result["test_score"] <= 1.0))
