@@ -1,0 +1,341 @@
+"""Classic shallow hashing baselines with the same estimator API as DistillHash.
+
+* :class:`LSHHash`: random Gaussian hyperplanes through the data mean
+  (sign random projections, Charikar 2002).
+* :class:`ITQHash`: PCA to ``n_bits`` dimensions followed by iterative
+  quantization (Gong & Lazebnik, CVPR 2011; TPAMI 2013).
+
+Both are unsupervised: ``fit`` ignores ``y``. Bits are the signs of
+``decision_function`` (bit 1 where it is ``> 0``), ``predict`` packs them in
+the FAISS layout, and ``score`` is the leave-one-out MAP of
+:class:`~skdistillhash._base.BaseHasher`.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseHasher
+
+__all__ = ["LSHHash", "ITQHash"]
+
+
+def _random_orthogonal(n: int, rng: np.random.RandomState) -> np.ndarray:
+    """A Haar-distributed random orthogonal ``(n, n)`` matrix (QR of a Gaussian)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    # Fix the signs so that the distribution is uniform (Mezzadri 2007).
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+def _principal_components(Xc: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``n_components`` principal axes of centred data, deterministic signs.
+
+    Returns ``(components, explained_variance)`` with components of shape
+    ``(n_components, n_features)`` (orthonormal rows), sorted by decreasing
+    variance. Uses an eigendecomposition of the ``d x d`` covariance when
+    there are more samples than features (cheap for tall data), else a thin SVD.
+    Each component's largest-magnitude entry is made positive, so the result
+    does not depend on the LAPACK build's sign choices.
+    """
+    n_samples, n_features = Xc.shape
+    if n_samples >= n_features:
+        cov = Xc.T @ Xc
+        evals, evecs = np.linalg.eigh(cov)
+        order = np.argsort(evals)[::-1][:n_components]
+        components = evecs[:, order].T
+        variance = np.maximum(evals[order], 0.0) / (n_samples - 1)
+    else:
+        _, s, vt = np.linalg.svd(Xc, full_matrices=False)
+        components = vt[:n_components]
+        variance = s[:n_components] ** 2 / (n_samples - 1)
+    pivots = np.argmax(np.abs(components), axis=1)
+    signs = np.sign(components[np.arange(n_components), pivots])
+    signs[signs == 0] = 1.0
+    return components * signs[:, None], variance
+
+
+class LSHHash(BaseHasher):
+    """Locality-sensitive hashing with random hyperplanes through the data mean.
+
+    Each bit is the side of a random hyperplane a sample falls on: the
+    hyperplane normals are i.i.d. standard Gaussian vectors and pass through
+    the training mean, so ``decision_function(X) = (X - mean_) @ projections_``.
+    For centred data the probability that two samples get different bits is
+    their angle divided by pi (sign random projections, Charikar 2002), so the
+    Hamming distance estimates the angle between them. Data-independent apart
+    from the centring: the classic lower anchor for learned hashing.
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length: the number of hyperplanes. Any value from 1 to 65536,
+        independent of the number of features.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the hyperplanes. An int gives bit-identical codes across calls
+        and processes.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+        Mean of the training data; the hyperplanes pass through it.
+    projections_ : ndarray of shape (n_features, n_bits)
+        Hyperplane normals, one column per bit.
+    n_bits_ : int
+        Number of bits of the fitted codes.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    ITQHash : PCA plus a learned rotation; much better codes at the same length.
+
+    References
+    ----------
+    M. S. Charikar, "Similarity estimation techniques from rounding
+    algorithms", STOC 2002.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdistillhash.baselines import LSHHash
+    >>> X, y = load_digits(return_X_y=True)
+    >>> lsh = LSHHash(n_bits=16, random_state=0).fit(X)
+    >>> lsh.transform(X[:2]).shape
+    (2, 16)
+    >>> lsh.predict(X[:2]).shape  # packed: 16 bits in 2 bytes
+    (2, 2)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseHasher._parameter_constraints,
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_bits: int = 32, *, random_state=None) -> None:
+        self.n_bits = n_bits
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None) -> "LSHHash":
+        """Draw the hyperplanes and centre them on the mean of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, at least 2 samples, finite values.
+        y : None
+            Ignored; present for the sklearn API.
+
+        Returns
+        -------
+        self : LSHHash
+            The fitted hasher.
+        """
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        rng = check_random_state(self.random_state)
+        self.mean_ = X.mean(axis=0)
+        self.projections_ = rng.standard_normal((X.shape[1], self.n_bits))
+        self.n_bits_ = int(self.n_bits)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Signed projections of ``X`` on the hyperplane normals.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        h : ndarray of shape (n_samples, n_bits), dtype float32
+            ``(X - mean_) @ projections_``; bit ``j`` is ``h[:, j] > 0``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return ((X - self.mean_) @ self.projections_).astype(np.float32)
+
+
+class ITQHash(BaseHasher):
+    """Iterative quantization: PCA to ``n_bits`` dimensions plus a learned rotation.
+
+    Following Gong & Lazebnik (2011): centre the data, project it on its top
+    ``n_bits`` principal axes (``V = (X - mean_) @ components_.T``), and find
+    the orthogonal rotation ``R`` that minimises the quantization loss
+    ``||B - V R||_F^2`` over codes ``B`` in {-1, +1}. Starting from a random
+    orthogonal ``R``, it alternates
+
+    * ``B = sign(V R)`` (bit 1 where ``V R > 0``, as in :meth:`transform`), and
+    * ``R = U W^T`` from the SVD ``V^T B = U S W^T`` (orthogonal Procrustes),
+
+    which never increases the loss. Iteration stops after ``n_iter`` rounds or
+    as soon as ``B`` stops changing (then ``R`` is at a fixed point and further
+    rounds would change nothing, so stopping early gives the same result).
+
+    Parameters
+    ----------
+    n_bits : int, default=32
+        Code length, which is also the PCA dimension. Must not exceed the
+        number of features nor the number of training samples: ``fit`` raises
+        a ValueError otherwise (it never shortens the code silently).
+    n_iter : int, default=50
+        Maximum number of alternating rounds (50 in the paper). ``n_iter=0``
+        gives the "PCA-RR" baseline: PCA followed by a random rotation.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial rotation. An int gives bit-identical codes across
+        calls and processes.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,)
+        Mean of the training data.
+    components_ : ndarray of shape (n_bits, n_features)
+        Principal axes (orthonormal rows), by decreasing explained variance;
+        each row's largest-magnitude entry is positive.
+    explained_variance_ : ndarray of shape (n_bits,)
+        Variance of the training data along each principal axis.
+    rotation_ : ndarray of shape (n_bits, n_bits)
+        The learned orthogonal rotation ``R``.
+    loss_curve_ : list of float
+        Quantization loss ``||B - V R||_F^2 / n_samples`` after each round (with
+        ``B`` and ``R`` of that round); the first entry is the loss of the
+        initial random rotation. Non-increasing.
+    n_iter_ : int
+        Number of rounds run (at most ``n_iter``).
+    n_bits_ : int
+        Number of bits of the fitted codes.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    LSHHash : Data-independent random hyperplanes.
+
+    Notes
+    -----
+    Cost: one ``d x d`` covariance (``O(n d^2)``) and its eigendecomposition,
+    then ``O(n * n_bits^2)`` per round. PCA puts most of the variance in the
+    first few directions; the rotation spreads it over all bits, which is
+    what makes ITQ codes much better than plain PCA signs.
+
+    References
+    ----------
+    Y. Gong and S. Lazebnik, "Iterative quantization: A Procrustean approach
+    to learning binary codes", CVPR 2011.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdistillhash.baselines import ITQHash
+    >>> X, y = load_digits(return_X_y=True)
+    >>> itq = ITQHash(n_bits=16, random_state=0).fit(X)
+    >>> itq.transform(X[:3]).shape
+    (3, 16)
+    >>> bool(itq.loss_curve_[-1] < itq.loss_curve_[0])
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseHasher._parameter_constraints,
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, n_bits: int = 32, *, n_iter: int = 50, random_state=None) -> None:
+        self.n_bits = n_bits
+        self.n_iter = n_iter
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None) -> "ITQHash":
+        """Fit the PCA projection and learn the rotation on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, finite values, with ``n_samples >= n_bits`` (and at
+            least 2) and ``n_features >= n_bits``.
+        y : None
+            Ignored; present for the sklearn API.
+
+        Returns
+        -------
+        self : ITQHash
+            The fitted hasher.
+        """
+        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        n_samples, n_features = X.shape
+        if self.n_bits > n_features:
+            raise ValueError(
+                f"ITQHash needs n_bits <= n_features, because the codes live in "
+                f"the top n_bits principal directions; got n_bits={self.n_bits} "
+                f"with n_features={n_features}. Use n_bits <= {n_features}, or "
+                "LSHHash, which has no such limit."
+            )
+        if self.n_bits > n_samples:
+            raise ValueError(
+                f"ITQHash needs n_bits <= n_samples to estimate n_bits principal "
+                f"directions; got n_bits={self.n_bits} with n_samples={n_samples}. "
+                f"Use n_bits <= {n_samples} or fit on more samples."
+            )
+        rng = check_random_state(self.random_state)
+
+        self.mean_ = X.mean(axis=0)
+        Xc = X - self.mean_
+        self.components_, self.explained_variance_ = _principal_components(Xc, self.n_bits)
+        V = Xc @ self.components_.T
+        del Xc
+
+        # ||B - V R||^2 = n * n_bits + ||V||^2 - 2 tr(R^T V^T B) for orthogonal R
+        # and B in {-1, +1}: with M = V^T B, the loss costs nothing extra.
+        const = n_samples * self.n_bits + float(np.sum(V**2))
+        R = _random_orthogonal(self.n_bits, rng)
+        positive = V @ R > 0
+        M = V.T @ np.where(positive, 1.0, -1.0)
+        loss_curve = [(const - 2.0 * float(np.sum(M * R))) / n_samples]
+        n_iter = 0
+        for n_iter in range(1, self.n_iter + 1):
+            # R-step: orthogonal Procrustes, argmax_R tr(R^T V^T B) = U W^T.
+            U, _, Wt = np.linalg.svd(M)
+            R = U @ Wt
+            loss_curve.append((const - 2.0 * float(np.sum(M * R))) / n_samples)
+            # B-step for the next round; a fixed point ends the iteration.
+            new_positive = V @ R > 0
+            if np.array_equal(new_positive, positive):
+                break
+            positive = new_positive
+            M = V.T @ np.where(positive, 1.0, -1.0)
+
+        self.rotation_ = R
+        self.loss_curve_ = loss_curve
+        self.n_iter_ = n_iter
+        self.n_bits_ = int(self.n_bits)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        """Rotated PCA projections of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        h : ndarray of shape (n_samples, n_bits), dtype float32
+            ``((X - mean_) @ components_.T) @ rotation_``; bit ``j`` is
+            ``h[:, j] > 0``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return (((X - self.mean_) @ self.components_.T) @ self.rotation_).astype(np.float32)
