@@ -1,0 +1,326 @@
+"""Tests for skdistillhash.baselines: LSHHash and ITQHash on real and random data."""
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skdistillhash._bits import pack_bits
+from skdistillhash.baselines import ITQHash, LSHHash
+
+HASHERS = [LSHHash, ITQHash]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """sklearn's digits scaled to [0, 1] (defined here so this file stands alone)."""
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+def reference_loo_map(bits, y):
+    """Leave-one-out MAP@all, ties broken by index: a plain reference.
+
+    Each sample queries every other one; AP over the ranking by Hamming
+    distance (stable sort, so equal distances keep database order).
+    """
+    signs = np.where(bits > 0, 1.0, -1.0)
+    n = len(bits)
+    dist = (bits.shape[1] - signs @ signs.T) / 2
+    dist[np.arange(n), np.arange(n)] = np.inf  # leave the query out: ranks last
+    order = np.argsort(dist, axis=1, kind="stable")[:, : n - 1]
+    rel = y[order] == y[:, None]
+    hits = np.cumsum(rel, axis=1)
+    ranks = np.arange(1, n)
+    ap_sum = np.sum(np.where(rel, hits / ranks, 0.0), axis=1)
+    n_rel = rel.sum(axis=1)
+    return float(np.mean(np.where(n_rel > 0, ap_sum / np.maximum(n_rel, 1), 0.0)))
+
+
+@pytest.fixture(scope="module")
+def digits_maps(digits):
+    X, y = digits
+    rng = np.random.RandomState(0)
+    return {
+        "random": reference_loo_map(rng.randint(0, 2, (len(X), 32)), y),
+        "LSH": reference_loo_map(LSHHash(32, random_state=0).fit_transform(X), y),
+        "PCA-RR": reference_loo_map(ITQHash(32, n_iter=0, random_state=0).fit_transform(X), y),
+        "ITQ": reference_loo_map(ITQHash(32, random_state=0).fit_transform(X), y),
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Retrieval quality on real data
+# --------------------------------------------------------------------------- #
+
+
+def test_map_on_digits_clearly_above_random_codes(digits_maps):
+    # Seen at 32 bits on digits: random 0.10, LSH 0.46, PCA-RR 0.52, ITQ 0.66.
+    m = digits_maps
+    assert m["random"] < 0.13  # ~ chance: 10 balanced classes
+    assert m["LSH"] > m["random"] + 0.25
+    assert m["ITQ"] > m["random"] + 0.45
+    # The learned rotation is what ITQ adds over PCA + random rotation.
+    assert m["ITQ"] > m["PCA-RR"] + 0.08
+    assert m["ITQ"] > m["LSH"] + 0.1
+
+
+def test_score_is_leave_one_out_map(digits, digits_maps):
+    X, y = digits
+    for est, key in [(LSHHash(32, random_state=0), "LSH"), (ITQHash(32, random_state=0), "ITQ")]:
+        score = est.fit(X).score(X, y)
+        assert score == pytest.approx(digits_maps[key], abs=1e-9)
+
+
+def test_pipeline_with_scaler(digits):
+    X, y = digits
+    pipe = Pipeline([("scale", StandardScaler()), ("hash", ITQHash(16, random_state=0))])
+    bits = pipe.fit_transform(X)
+    assert bits.shape == (len(X), 16) and bits.dtype == np.uint8
+    np.testing.assert_array_equal(pipe.predict(X), pack_bits(bits))
+    expected = ITQHash(16, random_state=0).fit(StandardScaler().fit_transform(X))
+    np.testing.assert_array_equal(bits, expected.transform(StandardScaler().fit_transform(X)))
+    assert list(pipe.get_feature_names_out()) == [f"itqhash{i}" for i in range(16)]
+    assert reference_loo_map(bits, y) > 0.5
+
+
+# --------------------------------------------------------------------------- #
+# ITQ internals
+# --------------------------------------------------------------------------- #
+
+
+def test_itq_quantization_loss_decreases(digits):
+    X, _ = digits
+    itq = ITQHash(32, n_iter=50, random_state=0).fit(X)
+    loss = np.asarray(itq.loss_curve_)
+    assert len(loss) == itq.n_iter_ + 1
+    assert np.all(np.diff(loss) <= 1e-9 * loss[0])
+    assert loss[-1] < 0.97 * loss[0]
+    # The recorded loss is the real ||B - V R||^2 / n (up to the final B-step,
+    # which can only lower it).
+    V = (X - itq.mean_) @ itq.components_.T @ itq.rotation_
+    direct = np.sum((np.where(V > 0, 1.0, -1.0) - V) ** 2) / len(X)
+    assert direct <= loss[-1] + 1e-9 * loss[0]
+    assert direct >= loss[-1] - 0.01 * loss[0]
+
+
+def test_itq_rotation_and_components_orthonormal(digits):
+    X, _ = digits
+    itq = ITQHash(24, random_state=1).fit(X)
+    np.testing.assert_allclose(itq.rotation_ @ itq.rotation_.T, np.eye(24), atol=1e-10)
+    np.testing.assert_allclose(itq.components_ @ itq.components_.T, np.eye(24), atol=1e-10)
+    assert np.all(np.diff(itq.explained_variance_) <= 1e-12)
+    # Components match the principal axes of the data (up to sign).
+    cov = np.cov(X, rowvar=False)
+    evals = np.sort(np.linalg.eigvalsh(cov))[::-1][:24]
+    np.testing.assert_allclose(itq.explained_variance_, evals, rtol=1e-8)
+
+
+def test_itq_early_stop_is_exact():
+    # Stopping when the codes no longer change gives what more rounds give.
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 10)) @ rng.standard_normal((10, 10))
+    long = ITQHash(6, n_iter=1000, random_state=3).fit(X)
+    assert long.n_iter_ < 1000
+    exact = ITQHash(6, n_iter=long.n_iter_, random_state=3).fit(X)
+    np.testing.assert_array_equal(exact.rotation_, long.rotation_)
+
+
+def test_itq_n_iter_zero_is_pca_random_rotation(digits):
+    X, _ = digits
+    itq = ITQHash(8, n_iter=0, random_state=0).fit(X)
+    assert itq.n_iter_ == 0 and len(itq.loss_curve_) == 1
+    np.testing.assert_allclose(itq.rotation_ @ itq.rotation_.T, np.eye(8), atol=1e-12)
+
+
+def test_itq_more_samples_than_features_and_the_reverse():
+    rng = np.random.RandomState(0)
+    wide = rng.standard_normal((12, 40))
+    tall = rng.standard_normal((40, 12))
+    for X in (wide, tall):
+        itq = ITQHash(10, random_state=0).fit(X)
+        np.testing.assert_allclose(itq.components_ @ itq.components_.T, np.eye(10), atol=1e-10)
+        assert itq.transform(X).shape == (len(X), 10)
+
+
+# --------------------------------------------------------------------------- #
+# LSH behaviour
+# --------------------------------------------------------------------------- #
+
+
+def test_lsh_hamming_distance_estimates_angle():
+    # For centred data, P(bit differs) = angle / pi (Charikar 2002).
+    a = np.array([1.0, 0.0, 0.0])
+    b = np.array([np.cos(1.0), np.sin(1.0), 0.0])  # angle 1 rad
+    X = np.stack([a, -a, b, -b])  # mean 0, so the hyperplanes pass through 0
+    lsh = LSHHash(20000, random_state=0).fit(X)
+    bits = lsh.transform(np.stack([a, b]))
+    assert np.mean(bits[0] != bits[1]) == pytest.approx(1.0 / np.pi, abs=0.015)
+
+
+def test_lsh_projections_are_gaussian():
+    lsh = LSHHash(4000, random_state=0).fit(np.eye(3) - 1 / 3)
+    assert lsh.projections_.shape == (3, 4000)
+    assert abs(lsh.projections_.mean()) < 0.05
+    assert lsh.projections_.std() == pytest.approx(1, abs=0.05)
+
+
+# --------------------------------------------------------------------------- #
+# Shared API behaviour
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_outputs_agree(Hasher, digits):
+    X, _ = digits
+    est = Hasher(12, random_state=0).fit(X)
+    h = est.decision_function(X)
+    bits = est.transform(X)
+    assert h.shape == (len(X), 12) and h.dtype == np.float32
+    assert bits.dtype == np.uint8 and set(np.unique(bits)) <= {0, 1}
+    np.testing.assert_array_equal(bits, (h > 0).astype(np.uint8))
+    np.testing.assert_array_equal(est.predict(X), pack_bits(bits))
+    assert est.predict(X).shape == (len(X), 2)
+    assert est.n_bits_ == 12 and est.n_features_in_ == 64
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_random_state_bit_identical(Hasher, digits):
+    X, _ = digits
+    a = Hasher(16, random_state=42).fit(X)
+    b = Hasher(16, random_state=42).fit(X)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    c = Hasher(16, random_state=np.random.RandomState(42)).fit(X)
+    np.testing.assert_array_equal(a.transform(X), c.transform(X))
+    d = Hasher(16, random_state=43).fit(X)
+    assert not np.array_equal(a.transform(X), d.transform(X))
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_pickle_roundtrip_same_codes(Hasher, digits):
+    X, _ = digits
+    est = Hasher(16, random_state=0).fit(X)
+    loaded = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_float32_input_same_codes(Hasher, digits):
+    X, _ = digits  # float32 already
+    a = Hasher(16, random_state=0).fit(X)
+    b = Hasher(16, random_state=0).fit(X.astype(np.float64))
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X.astype(np.float64)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    Hasher=st.sampled_from(HASHERS),
+    n_samples=st.integers(8, 60),
+    n_features=st.integers(2, 12),
+    n_bits=st.integers(1, 12),
+    log2_scale=st.integers(-8, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_codes_invariant_to_positive_scaling(
+    Hasher, n_samples, n_features, n_bits, log2_scale, seed
+):
+    # Both hashers centre the data and take signs, so multiplying X by a power
+    # of two (exact in floating point) gives the same codes.
+    n_bits = min(n_bits, n_features)
+    X = np.random.RandomState(seed).standard_normal((n_samples, n_features))
+    a = Hasher(n_bits, random_state=seed).fit(X)
+    b = Hasher(n_bits, random_state=seed).fit(X * 2.0**log2_scale)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X * 2.0**log2_scale))
+    assert a.transform(X).shape == (n_samples, n_bits)
+    np.testing.assert_array_equal(a.predict(X), pack_bits(a.transform(X)))
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    Hasher=st.sampled_from(HASHERS),
+    shift=st.floats(-100, 100, allow_nan=False),
+    seed=st.integers(0, 2**16),
+)
+def test_codes_invariant_to_translation(Hasher, shift, seed):
+    # Centring removes a constant shift; only floating-point rounding of
+    # values within ~1e-9 of a hyperplane may flip a bit.
+    X = np.random.RandomState(seed).standard_normal((50, 8))
+    a = Hasher(6, random_state=seed).fit(X)
+    b = Hasher(6, random_state=seed).fit(X + shift)
+    assert np.mean(a.transform(X) != b.transform(X + shift)) <= 0.01
+
+
+# --------------------------------------------------------------------------- #
+# Errors
+# --------------------------------------------------------------------------- #
+
+
+def test_itq_n_bits_larger_than_n_features():
+    X = np.random.RandomState(0).standard_normal((50, 4))
+    with pytest.raises(ValueError, match=r"n_bits <= n_features.*n_bits=8 with n_features=4"):
+        ITQHash(8).fit(X)
+
+
+def test_itq_n_bits_larger_than_n_samples():
+    X = np.random.RandomState(0).standard_normal((5, 20))
+    with pytest.raises(ValueError, match=r"n_bits <= n_samples.*n_bits=8 with n_samples=5"):
+        ITQHash(8).fit(X)
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 1.0]]), "NaN"),
+        (np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 1.0]]), "infinity"),
+        (np.arange(6.0), "Expected 2D array"),
+        (np.empty((0, 3)), "0 sample"),
+        (np.ones((1, 3)), "1 sample"),
+    ],
+    ids=["nan", "inf", "1d", "empty", "one-sample"],
+)
+def test_invalid_fit_input(Hasher, X, match):
+    with pytest.raises(ValueError, match=match):
+        Hasher(1).fit(X)
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_wrong_n_features_at_transform(Hasher):
+    X = np.random.RandomState(0).standard_normal((20, 5))
+    est = Hasher(3, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="X has 4 features, but .* is expecting 5"):
+        est.transform(X[:, :4])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        est.transform(X[0])
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_not_fitted(Hasher):
+    with pytest.raises(NotFittedError):
+        Hasher(4).transform(np.ones((2, 5)))
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+@pytest.mark.parametrize("n_bits", [0, -3, 2.5, "8", 65537])
+def test_invalid_n_bits(Hasher, n_bits):
+    with pytest.raises(ValueError, match="n_bits"):
+        Hasher(n_bits).fit(np.ones((10, 3)))
+
+
+@pytest.mark.parametrize("n_iter", [-1, 1.5, None])
+def test_invalid_n_iter(n_iter):
+    with pytest.raises(ValueError, match="n_iter"):
+        ITQHash(2, n_iter=n_iter).fit(np.random.RandomState(0).standard_normal((10, 3)))
+
+
+def test_sparse_input_rejected():
+    from scipy.sparse import csr_matrix
+
+    with pytest.raises(TypeError, match="[Ss]parse"):
+        LSHHash(4).fit(csr_matrix(np.eye(5)))
