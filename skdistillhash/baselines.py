@@ -205,9 +205,11 @@ class ITQHash(BaseHasher):
     rotation_ : ndarray of shape (n_bits, n_bits)
         The learned orthogonal rotation ``R``.
     loss_curve_ : list of float
-        Quantization loss ``||B - V R||_F^2 / n_samples`` after each round (with
-        ``B`` and ``R`` of that round); the first entry is the loss of the
-        initial random rotation. Non-increasing.
+        Quantization loss ``||B - V R||_F^2 / n_samples``: the first entry for
+        the initial random rotation and its codes, then one entry per round,
+        after its R-step (the codes ``B`` that R was fitted to, the new ``R``).
+        Non-increasing; the fitted codes ``sign(V rotation_)`` have a loss no
+        larger than the last entry.
     n_iter_ : int
         Number of rounds run (at most ``n_iter``).
     n_bits_ : int
