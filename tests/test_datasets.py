@@ -436,3 +436,16 @@ def test_feature_loader_errors(tmp_path):
     np.save(tmp_path / "features.npy", np.array([{"a": 1}] * 4, dtype=object))
     with pytest.raises(ValueError, match="not a plain numeric .npy"):
         load_mirflickr(tmp_path, n_queries=1)
+
+
+def test_sample_photo_crops_are_labelled_by_photo():
+    from skdistillhash.datasets import load_sample_photo_crops
+
+    images, photo, names = load_sample_photo_crops(n_crops_per_photo=3, size=24, random_state=1)
+    assert images.shape == (3 * len(names), 3, 24, 24) and images.dtype == np.float32
+    np.testing.assert_array_equal(np.bincount(photo), np.full(len(names), 3))
+    assert names[:2] == ["china", "flower"]
+    again, _, _ = load_sample_photo_crops(n_crops_per_photo=3, size=24, random_state=1)
+    np.testing.assert_array_equal(images, again)
+    # ImageNet-normalised: roughly centred, not [0, 1] pixels.
+    assert images.min() < -0.5 and images.max() > 1.0
