@@ -854,7 +854,7 @@ def load_sample_photo_crops(
     crops, labels = [], []
     for label, photo in enumerate(photos):
         height, width = photo.shape[:2]
-        tensor = torch.from_numpy(np.ascontiguousarray(photo)).permute(2, 0, 1).float() / 255.0
+        tensor = torch.from_numpy(np.array(photo)).permute(2, 0, 1).float() / 255.0
         for _ in range(n_crops_per_photo):
             side = int(rng.uniform(0.3, 0.6) * min(height, width))
             top = rng.randint(0, height - side + 1)

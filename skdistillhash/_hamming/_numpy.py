@@ -1,10 +1,28 @@
-"""Numpy backend: XOR + popcount on uint64 words."""
+"""Numpy backend: XOR + popcount on uint64 words, blocked over queries and database.
+
+The scan keeps memory at O(block) per thread: distances for a block of
+``_QUERY_BLOCK`` queries against ``_DB_BLOCK`` database codes live in buffers
+that fit the L2 cache, and only candidates that can still enter the top k
+leave the block. Because database blocks are visited in index order, an item
+whose distance equals the current k-th distance can never displace an earlier
+item (ties go to the smaller index), so the filter is a strict ``d < thr``;
+that keeps the candidate stream short and the result exact.
+"""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .._bits import to_words
+
+# 16 queries x 8192 codes: the uint64 XOR buffer is 1 MiB, inside a 2 MiB L2,
+# and each numpy call covers 131k pairs, so Python overhead stays below 5 %.
+_QUERY_BLOCK = 16
+_DB_BLOCK = 8192
+# Candidates buffered per query before they are merged into the running top k.
+_MERGE_EVERY = 8
 
 
 def pairwise_hamming(query_codes: np.ndarray, db_codes: np.ndarray) -> np.ndarray:
@@ -26,3 +44,177 @@ def pairwise_hamming(query_codes: np.ndarray, db_codes: np.ndarray) -> np.ndarra
     for w in range(q.shape[1]):
         dist += np.bitwise_count(q[:, w, None] ^ d[None, :, w])
     return dist
+
+
+def distance_dtype(n_bits: int) -> type:
+    """Smallest unsigned dtype that holds every distance in 0..n_bits."""
+    return np.uint8 if n_bits < 256 else np.uint16 if n_bits < 65536 else np.uint32
+
+
+class NumpyIndex:
+    """Exact Hamming search by a blocked scan in numpy.
+
+    Parameters
+    ----------
+    codes : ndarray of uint8, shape (n_samples, n_bytes)
+        Packed database codes (validated by the caller).
+    n_jobs : int
+        Threads over query blocks; numpy releases the GIL inside its loops.
+    """
+
+    def __init__(self, codes: np.ndarray, *, n_jobs: int = 1):
+        self.n_samples, n_bytes = codes.shape
+        self.n_jobs = n_jobs
+        # One contiguous row per word: the XOR of a query word against a
+        # database block is then a contiguous, vectorised broadcast.
+        self._words = np.ascontiguousarray(to_words(codes).T)
+        self._dtype = distance_dtype(8 * n_bytes)
+
+    def knn(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest codes of each query, ordered by (distance, index).
+
+        Returns
+        -------
+        dist : ndarray of shape (n_queries, k), dtype int32
+        idx : ndarray of shape (n_queries, k), dtype int64
+        """
+        qw = to_words(queries)
+        dist = np.empty((len(qw), k), dtype=np.int32)
+        idx = np.empty((len(qw), k), dtype=np.int64)
+
+        def run(start):
+            stop = min(start + _QUERY_BLOCK, len(qw))
+            keys = self._knn_block(qw[start:stop], k)
+            np.divmod(keys, self.n_samples, out=(dist[start:stop], idx[start:stop]),
+                      casting="unsafe")
+
+        self._map(run, range(0, len(qw), _QUERY_BLOCK))
+        return dist, idx
+
+    def radius(self, queries: np.ndarray, r: int):
+        """All codes within distance ``r`` of each query.
+
+        Returns
+        -------
+        indptr : ndarray of shape (n_queries + 1,), dtype int64
+        dist : ndarray of shape (indptr[-1],), dtype int32
+        idx : ndarray of shape (indptr[-1],), dtype int64
+            CSR layout; each row ordered by (distance, index).
+        """
+        qw = to_words(queries)
+        starts = range(0, len(qw), _QUERY_BLOCK)
+        parts = self._map(lambda s: self._radius_block(qw[s : s + _QUERY_BLOCK], r), starts)
+        counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        indptr = np.zeros(len(qw) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        dist = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
+        idx = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
+        return indptr, dist, idx
+
+    def _map(self, func, items):
+        if self.n_jobs == 1:
+            return [func(item) for item in items]
+        with ThreadPoolExecutor(self.n_jobs) as pool:
+            return list(pool.map(func, items))
+
+    def _block_distances(self, qw, start, stop, xor_buf, count_buf, out):
+        """Distances of the query words ``qw`` to database codes start:stop."""
+        xor = xor_buf[:, : stop - start]
+        np.bitwise_xor(qw[:, :1], self._words[:1, start:stop], out=xor)
+        np.bitwise_count(xor, out=out)
+        for w in range(1, qw.shape[1]):
+            np.bitwise_xor(qw[:, w : w + 1], self._words[w : w + 1, start:stop], out=xor)
+            count = count_buf[:, : stop - start]
+            np.bitwise_count(xor, out=count)
+            np.add(out, count, out=out)
+        return out
+
+    def _buffers(self, n_queries):
+        xor_buf = np.empty((n_queries, _DB_BLOCK), dtype=np.uint64)
+        count_buf = np.empty((n_queries, _DB_BLOCK), dtype=np.uint8)
+        return xor_buf, count_buf
+
+    def _knn_block(self, qw, k):
+        """Top-k keys ``distance * n_samples + index`` (sorted) for a query block."""
+        n, nq = self.n_samples, len(qw)
+        n_levels = 8 * 8 * qw.shape[1] + 1
+        xor_buf, count_buf = self._buffers(nq)
+        # First block: big enough to hold k codes; keys are unique, so a
+        # partition selects the exact top k of that block.
+        first = min(n, max(_DB_BLOCK, k))
+        if first > _DB_BLOCK:
+            xor_buf, count_buf = (np.empty((nq, first), b.dtype) for b in (xor_buf, count_buf))
+        d = self._block_distances(qw, 0, first, xor_buf, count_buf,
+                                  np.empty((nq, first), self._dtype))
+        keys = d.astype(np.int64) * n + np.arange(first)
+        top = np.partition(keys, k - 1, axis=1)[:, :k] if k < first else keys
+        # hist[i, t]: codes at distance t among those that passed the filter
+        # for query i. Codes that failed it were beyond the k-th distance, so
+        # the k-th distance of the passed ones is the exact running threshold.
+        top_rows = np.repeat(np.arange(nq), k)
+        hist = np.bincount(top_rows * n_levels + (top // n).ravel(), minlength=nq * n_levels)
+        hist = hist.reshape(nq, n_levels)
+        thr = _kth_level(hist, k).astype(self._dtype)
+        d_buf = np.empty((nq, _DB_BLOCK), dtype=self._dtype)
+        mask_buf = np.empty((nq, _DB_BLOCK), dtype=bool)
+        pending_rows, pending_keys, n_pending = [], [], 0
+        for start in range(first, n, _DB_BLOCK):
+            stop = min(start + _DB_BLOCK, n)
+            width = stop - start
+            d = self._block_distances(qw, start, stop, xor_buf, count_buf, d_buf[:, :width])
+            mask = mask_buf[:, :width]
+            np.less(d, thr[:, None], out=mask)
+            # flatnonzero on 1-D is ~15x faster than 2-D nonzero here.
+            flat = np.flatnonzero(mask)
+            if not flat.size:
+                continue
+            r, c = np.divmod(flat, width)
+            level = d[r, c]
+            pending_rows.append(r)
+            pending_keys.append(level.astype(np.int64) * n + (start + c))
+            n_pending += flat.size
+            hist += np.bincount(r * n_levels + level, minlength=nq * n_levels).reshape(
+                nq, n_levels
+            )
+            thr = _kth_level(hist, k).astype(self._dtype)
+            if n_pending > _MERGE_EVERY * k * nq:
+                top = _merge(top, pending_rows, pending_keys, k, n * n_levels)
+                pending_rows, pending_keys, n_pending = [], [], 0
+        return _merge(top, pending_rows, pending_keys, k, n * n_levels)
+
+    def _radius_block(self, qw, r):
+        n, nq = self.n_samples, len(qw)
+        xor_buf, count_buf = self._buffers(nq)
+        d_buf = np.empty((nq, _DB_BLOCK), dtype=self._dtype)
+        rows, levels, idx = [], [], []
+        for start in range(0, n, _DB_BLOCK):
+            stop = min(start + _DB_BLOCK, n)
+            d = self._block_distances(qw, start, stop, xor_buf, count_buf, d_buf[:, : stop - start])
+            i, j = np.divmod(np.flatnonzero(d <= r), stop - start)
+            rows.append(i)
+            levels.append(d[i, j])
+            idx.append(start + j)
+        rows, levels, idx = (np.concatenate(a) for a in (rows, levels, idx))
+        order = np.lexsort((idx, levels, rows))
+        counts = np.bincount(rows, minlength=nq)
+        return counts, levels[order].astype(np.int32), idx[order]
+
+
+def _kth_level(hist, k):
+    """Per row, the smallest distance t with at least k codes at distance <= t."""
+    return np.argmax(np.cumsum(hist, axis=1) >= k, axis=1)
+
+
+def _merge(top, pending_rows, pending_keys, k, row_stride):
+    """Sorted top-k keys per row from the current ``top`` and pending candidates.
+
+    Keys are unique within a row, so sorting ``row * row_stride + key`` gives
+    each row's candidates in (distance, index) order, rows contiguous.
+    """
+    nq = len(top)
+    rows = np.concatenate([np.repeat(np.arange(nq), top.shape[1]), *pending_rows])
+    keys = np.concatenate([top.ravel(), *pending_keys])
+    combined = np.sort(rows * row_stride + keys)
+    counts = np.bincount(rows, minlength=nq)
+    first = np.cumsum(counts) - counts
+    return combined[first[:, None] + np.arange(k)] - np.arange(nq)[:, None] * row_stride

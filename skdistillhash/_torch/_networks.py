@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 
@@ -127,7 +128,8 @@ def _torchvision_model(name: str, weights: str | os.PathLike | None) -> nn.Modul
 def build_backbone(backbone: str | nn.Module, weights: str | os.PathLike | None) -> nn.Module:
     """A module mapping images (n, C, H, W) to pooled feature vectors (n, d)."""
     if isinstance(backbone, nn.Module):
-        return backbone
+        # A copy: fit must never change the user's parameter object.
+        return copy.deepcopy(backbone)
     if backbone == EFFICIENTNET_LITE0:
         return _strip_classifier(_efficientnet_lite0(weights))
     return _strip_classifier(_torchvision_model(backbone, weights))
