@@ -63,6 +63,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._bits import check_bits, check_packed, pack_bits
 from ._hamming import pairwise_hamming
+from ._hamming._numpy import distance_dtype
 
 __all__ = [
     "make_map_scorer",
@@ -230,7 +231,7 @@ def _top_k_relevance(dist: np.ndarray, rel: np.ndarray, k: int, n_bits: int):
     """Relevance of the top ``k`` items, ranked by (distance, database index)."""
     # Distances fit in one or two bytes, where numpy's stable argsort is a
     # radix sort: linear per row and as fast as an argpartition for top k.
-    key = dist.astype(np.min_scalar_type(n_bits + 1))
+    key = dist.astype(distance_dtype(n_bits + 1))  # + 1: the leave-one-out sentinel
     order = np.argsort(key, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(rel, order, axis=1)
 
