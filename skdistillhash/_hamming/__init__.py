@@ -1,5 +1,54 @@
-"""Exact Hamming search backends behind one interface (private)."""
+"""Exact Hamming search backends behind one interface (private).
 
-from ._numpy import pairwise_hamming
+Every index is built from packed uint8 codes (FAISS layout) and answers
 
-__all__ = ["pairwise_hamming"]
+- ``knn(queries, k) -> (dist, idx)``: int32 distances and int64 indices of
+  shape (n_queries, k), each row ordered by (distance, index);
+- ``radius(queries, r) -> (indptr, dist, idx)``: every code within distance
+  ``r`` (an int), as CSR arrays, each row ordered by (distance, index).
+
+Ties are broken by database index in every backend, so all of them return
+identical arrays. Callers validate inputs and require ``1 <= k <= n_samples``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from joblib import effective_n_jobs
+
+from ._faiss import INSTALL_HINT, FaissIndex, faiss_available
+from ._mih import MultiIndexHashing, prefers_mih
+from ._numpy import NumpyIndex, pairwise_hamming
+
+BACKENDS = ("auto", "numpy", "faiss", "torch")
+
+__all__ = [
+    "BACKENDS",
+    "INSTALL_HINT",
+    "MultiIndexHashing",
+    "faiss_available",
+    "make_index",
+    "pairwise_hamming",
+    "prefers_mih",
+]
+
+
+def make_index(backend: str, codes: np.ndarray, n_jobs: int | None = None):
+    """Build the search index for ``backend`` over packed ``codes``.
+
+    ``"auto"`` is faiss when importable, else numpy. ``n_jobs`` (joblib
+    convention; None means every core, as faiss and sklearn's brute-force
+    search do) sets the numpy threads or faiss's OpenMP threads; the torch
+    backend uses torch's own thread pool.
+    """
+    if backend == "auto":
+        backend = "faiss" if faiss_available() else "numpy"
+    if backend == "numpy":
+        return NumpyIndex(codes, n_jobs=effective_n_jobs(-1 if n_jobs is None else n_jobs))
+    if backend == "faiss":
+        return FaissIndex(codes, n_jobs=None if n_jobs is None else effective_n_jobs(n_jobs))
+    if backend == "torch":
+        from ._torch_backend import TorchIndex  # imports torch: only when asked
+
+        return TorchIndex(codes)
+    raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")

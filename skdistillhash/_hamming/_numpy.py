@@ -111,6 +111,51 @@ class NumpyIndex:
         idx = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
         return indptr, dist, idx
 
+    def first_at_distance(self, queries: np.ndarray, levels, counts) -> list[np.ndarray]:
+        """For each query, the first ``counts[i]`` indices at distance exactly ``levels[i]``.
+
+        Scans the database in index order and drops a query as soon as it has
+        its count, so the scan is short when the wanted codes come early. Used
+        to settle ties at the k-th distance that another backend left open.
+        """
+        qw = to_words(queries)
+        counts = np.asarray(counts, dtype=np.int64)
+        levels = np.asarray(levels, dtype=self._dtype)
+        chunks = self._map(
+            lambda s: self._first_at_distance_block(
+                qw[s : s + _QUERY_BLOCK], levels[s : s + _QUERY_BLOCK], counts[s : s + _QUERY_BLOCK]
+            ),
+            range(0, len(qw), _QUERY_BLOCK),
+        )
+        return [found for chunk in chunks for found in chunk]
+
+    def _first_at_distance_block(self, qw, levels, counts):
+        missing = counts.copy()
+        active = np.flatnonzero(missing > 0)
+        xor_buf, count_buf = self._buffers(len(qw))
+        d_buf = np.empty((len(qw), _DB_BLOCK), dtype=self._dtype)
+        hit_rows, hit_idx = [], []
+        for start in range(0, self.n_samples, _DB_BLOCK):
+            if not active.size:
+                break
+            n_act, stop = active.size, min(start + _DB_BLOCK, self.n_samples)
+            d = self._block_distances(qw[active], start, stop, xor_buf[:n_act],
+                                      count_buf[:n_act], d_buf[:n_act, : stop - start])
+            rows, cols = np.divmod(np.flatnonzero(d == levels[active, None]), stop - start)
+            hit_rows.append(active[rows])
+            hit_idx.append(start + cols)
+            missing[active] -= np.bincount(rows, minlength=n_act)
+            active = active[missing[active] > 0]
+        # Hits arrive in index order per row; a row may hold a few too many
+        # from its last block, so keep the first counts[i].
+        rows = np.concatenate(hit_rows) if hit_rows else np.zeros(0, np.intp)
+        idx = np.concatenate(hit_idx) if hit_idx else np.zeros(0, np.int64)
+        order = np.argsort(rows, kind="stable")
+        rows, idx = rows[order], idx[order]
+        ends = np.cumsum(np.bincount(rows, minlength=len(qw)))
+        return [idx[e - have : e - have + c] for e, have, c in
+                zip(ends, np.diff(ends, prepend=0), counts)]
+
     def _map(self, func, items):
         if self.n_jobs == 1:
             return [func(item) for item in items]
