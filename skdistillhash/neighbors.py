@@ -1,0 +1,479 @@
+"""Exact nearest neighbours in Hamming space, the sklearn.neighbors way.
+
+:class:`HammingNeighbors` indexes binary codes (for instance the output of a
+fitted hasher) and answers k-nearest-neighbour and radius queries exactly.
+Hamming distances are small integers, so ties are everywhere; they are broken
+by database index, which makes every result deterministic and identical
+across the search backends (numpy, faiss, torch) and multi-index hashing.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._bits import check_packed, pack_bits
+from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
+
+
+class HammingNeighbors(BaseEstimator):
+    """Exact k-nearest-neighbour and radius search over binary codes.
+
+    Modelled on :class:`sklearn.neighbors.NearestNeighbors` with the Hamming
+    distance (the number of differing bits, not sklearn's fraction). Results
+    are exact; ties in distance are broken by database index, so every
+    backend returns the same indices and distances.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=10
+        Number of neighbours for :meth:`kneighbors`, :meth:`predict` and the
+        k of MAP@k in :meth:`score`.
+    radius : float, default=2
+        Hamming radius for :meth:`radius_neighbors`; a code is a neighbour
+        when its distance is ``<= radius``.
+    packed : bool, default=False
+        Input layout, never guessed from the dtype. False: bit matrices
+        ``(n, n_bits)`` of {0, 1}, bool or {-1, +1} (what
+        ``DistillHash.transform`` returns). True: packed uint8 codes
+        ``(n, n_bytes)`` in the FAISS layout (what ``DistillHash.predict``
+        returns), read as ``8 * n_bytes`` bits.
+    backend : {"auto", "numpy", "faiss", "torch"}, default="auto"
+        Search backend. "auto" is faiss when installed, else numpy. "faiss"
+        without faiss raises an ImportError naming the extra
+        (``pip install skdistillhash[faiss]``). "torch" runs on CUDA when
+        available, else on the CPU. Radius queries with a small radius use
+        multi-index hashing instead of a scan, except on "torch".
+    n_jobs : int, default=None
+        CPU threads for a search: numpy's blocks of queries, or faiss's
+        OpenMP threads (faiss's setting is process-wide; it is restored after
+        each call). None means all cores, as faiss and sklearn's brute-force
+        search do; -1 also means all cores. The torch backend uses torch's own
+        thread pool.
+
+    Attributes
+    ----------
+    codes_ : ndarray of shape (n_samples_fit_, ceil(n_bits_ / 8)), dtype uint8
+        The database as packed codes (FAISS layout).
+    n_bits_ : int
+        Bits per code: the number of columns of a bit matrix, or
+        ``8 * n_bytes`` for packed input.
+    n_samples_fit_ : int
+        Number of codes in the database.
+    y_ : ndarray of shape (n_samples_fit_,) or (n_samples_fit_, n_outputs) or None
+        Labels given to :meth:`fit`, used by :meth:`predict` and :meth:`score`.
+    n_features_in_ : int
+        Columns of the input seen in :meth:`fit`: ``n_bits_`` for bit
+        matrices, ``n_bytes`` for packed codes.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, when fitted on a DataFrame with string column names.
+
+    See Also
+    --------
+    sklearn.neighbors.NearestNeighbors : The float-feature counterpart.
+
+    Notes
+    -----
+    Distances are returned as int32 (a Hamming distance is a count of bits).
+    Graph methods return ``scipy.sparse.csr_matrix`` with float64 data, as
+    sklearn.neighbors does. The database is held twice: as ``codes_`` and
+    inside the backend's index (faiss copies the codes; the numpy backend
+    keeps a word-major copy unless codes are a single 64-bit word).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdistillhash.neighbors import HammingNeighbors
+    >>> B = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 1], [1, 1, 1, 1]])
+    >>> nn = HammingNeighbors(n_neighbors=2, backend="numpy").fit(B, y=[0, 0, 1, 1])
+    >>> dist, idx = nn.kneighbors([[0, 0, 1, 0]])
+    >>> dist, idx
+    (array([[1, 1]], dtype=int32), array([[0, 2]]))
+    >>> nn.predict([[0, 1, 1, 1]])
+    array([1])
+    >>> dist, idx = nn.radius_neighbors([[0, 0, 0, 1]], radius=1)
+    >>> idx[0]
+    array([1, 0, 2])
+    """
+
+    # sklearn's common checks fit on random floats, which a Hamming index
+    # refuses by design (the contract: any value other than a bit is a
+    # ValueError). These checks fail for that reason alone; tests pass this to
+    # ``parametrize_with_checks(expected_failed_checks=...)`` and cover the
+    # same properties with binary data in tests/test_neighbors.py.
+    _expected_failed_checks: dict = dict.fromkeys(
+        [
+            "check_dict_unchanged",
+            "check_dont_overwrite_parameters",
+            "check_dtype_object",
+            "check_estimators_dtypes",
+            "check_estimators_fit_returns_self",
+            "check_estimators_nan_inf",
+            "check_estimators_overwrite_params",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_fit2d_1feature",
+            "check_fit2d_1sample",
+            "check_fit2d_predict1d",
+            "check_fit_check_is_fitted",
+            "check_fit_idempotent",
+            "check_fit_score_takes_y",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_n_features_in",
+            "check_n_features_in_after_fitting",
+            "check_pipeline_consistency",
+            "check_positive_only_tag_during_fit",
+            "check_readonly_memmap_input",
+        ],
+        "fits on float data; HammingNeighbors accepts only bits ({0, 1}, bool, "
+        "{-1, +1}) or packed uint8 codes",
+    )
+
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "radius": [Interval(Real, 0, None, closed="left")],
+        "packed": ["boolean"],
+        "backend": [StrOptions(set(BACKENDS))],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, n_neighbors=10, *, radius=2, packed=False, backend="auto", n_jobs=None):
+        self.n_neighbors = n_neighbors
+        self.radius = radius
+        self.packed = packed
+        self.backend = backend
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, B, y=None) -> HammingNeighbors:
+        """Index the database codes ``B`` (and keep labels ``y`` if given).
+
+        Parameters
+        ----------
+        B : array-like of shape (n_samples, n_bits) or (n_samples, n_bytes)
+            Bit matrix, or packed uint8 codes when ``packed=True``.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
+            Labels of the database codes: class labels, or a multi-label
+            indicator matrix. Needed by :meth:`predict` and :meth:`score`.
+
+        Returns
+        -------
+        self : HammingNeighbors
+            The fitted index.
+        """
+        if y is None:
+            B = validate_data(self, B, dtype=None)
+        else:
+            B, y = validate_data(self, B, y, dtype=None, multi_output=True)
+        self.codes_ = self._pack(B)
+        self.n_bits_ = B.shape[1] * (8 if self.packed else 1)
+        self.n_samples_fit_ = B.shape[0]
+        self.y_ = y
+        self._index = make_index(self.backend, self.codes_, self.n_jobs)
+        self._mih = None
+        return self
+
+    def kneighbors(self, B=None, n_neighbors=None, return_distance=True):
+        """The ``n_neighbors`` nearest database codes of each query.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_), default=None
+            Query codes in the layout given by ``packed``. None queries the
+            database itself and excludes each code from its own neighbours.
+        n_neighbors : int, default=None
+            Defaults to the constructor's ``n_neighbors``.
+        return_distance : bool, default=True
+            Whether to return the distances too.
+
+        Returns
+        -------
+        dist : ndarray of shape (n_queries, n_neighbors), dtype int32
+            Hamming distances, ascending; only with ``return_distance=True``.
+        idx : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Database indices, ordered by (distance, index).
+        """
+        check_is_fitted(self)
+        k = self._check_n_neighbors(n_neighbors)
+        n = self.n_samples_fit_
+        if B is None:
+            if k >= n:
+                raise ValueError(
+                    "Expected n_neighbors < n_samples_fit when B is None (each code is "
+                    f"left out of its own neighbours), but n_neighbors = {k}, "
+                    f"n_samples_fit = {n}."
+                )
+            dist, idx = _drop_self(*self._get_index().knn(self.codes_, k + 1))
+        else:
+            queries = self._validate_queries(B)
+            if k > n:
+                raise ValueError(
+                    "Expected n_neighbors <= n_samples_fit, but n_neighbors = "
+                    f"{k}, n_samples_fit = {n}."
+                )
+            dist, idx = self._get_index().knn(queries, k)
+        return (dist, idx) if return_distance else idx
+
+    def radius_neighbors(self, B=None, radius=None, return_distance=True, sort_results=True):
+        """All database codes within Hamming distance ``radius`` of each query.
+
+        Small radii are answered by multi-index hashing (exact, same result
+        as a scan); see :func:`skdistillhash._hamming.prefers_mih` for the rule.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_), default=None
+            Query codes; None queries the database itself, each code excluded
+            from its own neighbours.
+        radius : float, default=None
+            Defaults to the constructor's ``radius``.
+        return_distance : bool, default=True
+            Whether to return the distances too.
+        sort_results : bool, default=True
+            Accepted for compatibility with sklearn. Results are always
+            ordered by (distance, index), the order that makes them equal
+            across backends, so False changes nothing; unlike sklearn,
+            sorting does not require ``return_distance=True``.
+
+        Returns
+        -------
+        dist : ndarray of shape (n_queries,), dtype object
+            One int32 array of distances per query; only with
+            ``return_distance=True``.
+        idx : ndarray of shape (n_queries,), dtype object
+            One int64 array of database indices per query.
+        """
+        indptr, dist, idx = self._radius_csr(B, radius)
+        bounds = indptr[1:-1]
+        idx_rows = _object_rows(np.split(idx, bounds))
+        if not return_distance:
+            return idx_rows
+        return _object_rows(np.split(dist, bounds)), idx_rows
+
+    def kneighbors_graph(self, B=None, n_neighbors=None, mode="connectivity"):
+        """Sparse graph of the k nearest neighbours of each query.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_), default=None
+            Query codes; None uses the database, without self-loops.
+        n_neighbors : int, default=None
+            Defaults to the constructor's ``n_neighbors``.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            Entries are 1 or the Hamming distance (explicit zeros kept).
+
+        Returns
+        -------
+        graph : scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit_)
+            float64 entries.
+        """
+        _check_mode(mode)
+        dist, idx = self.kneighbors(B, n_neighbors)
+        n_queries, k = idx.shape
+        indptr = np.arange(0, n_queries * k + 1, k)
+        return self._graph(indptr, dist.ravel(), idx.ravel(), mode)
+
+    def radius_neighbors_graph(self, B=None, radius=None, mode="connectivity", sort_results=True):
+        """Sparse graph of the neighbours within ``radius`` of each query.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_), default=None
+            Query codes; None uses the database, without self-loops.
+        radius : float, default=None
+            Defaults to the constructor's ``radius``.
+        mode : {"connectivity", "distance"}, default="connectivity"
+            Entries are 1 or the Hamming distance (explicit zeros kept).
+        sort_results : bool, default=True
+            Accepted for compatibility; rows are always ordered by
+            (distance, index).
+
+        Returns
+        -------
+        graph : scipy.sparse.csr_matrix of shape (n_queries, n_samples_fit_)
+            float64 entries.
+        """
+        _check_mode(mode)
+        return self._graph(*self._radius_csr(B, radius), mode)
+
+    def predict(self, B) -> np.ndarray:
+        """Majority label among the ``n_neighbors`` nearest database codes.
+
+        Ties between labels go to the smallest label, as in
+        :class:`sklearn.neighbors.KNeighborsClassifier`. With 2-D labels
+        each column is voted on separately.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_)
+            Query codes.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_queries,) or (n_queries, n_outputs)
+        """
+        check_is_fitted(self)
+        self._check_has_labels("predict")
+        idx = self.kneighbors(B, return_distance=False)
+        y = self.y_.reshape(self.n_samples_fit_, -1)
+        votes = np.column_stack([_majority(column, idx) for column in y.T])
+        return votes.ravel() if self.y_.ndim == 1 else votes
+
+    def score(self, B, y, sample_weight=None) -> float:
+        """MAP@n_neighbors of queries ``B`` against the database.
+
+        Relevance is a shared label with the database code (``y_``); see
+        :func:`skdistillhash.metrics.mean_average_precision` for the
+        definition. k is capped at the database size.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_)
+            Query codes.
+        y : array-like of shape (n_queries,) or (n_queries, n_labels)
+            Labels of the queries.
+        sample_weight : None
+            Not supported; present for the sklearn ``score`` signature.
+
+        Returns
+        -------
+        score : float
+            Mean average precision in [0, 1].
+        """
+        from .metrics import mean_average_precision  # metrics imports this module
+
+        check_is_fitted(self)
+        self._check_has_labels("score")
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by HammingNeighbors.score.")
+        queries = self._validate_queries(B)
+        k = min(self.n_neighbors, self.n_samples_fit_)
+        return mean_average_precision(queries, self.codes_, y, self.y_, k=k, packed=True)
+
+    def _validate_queries(self, B) -> np.ndarray:
+        """Check query codes against the fitted width; return them packed."""
+        check_is_fitted(self)
+        shape = getattr(B, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            unit = "bytes of packed code" if self.packed else "bits"
+            raise ValueError(
+                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input ({unit} per code, "
+                f"packed={self.packed}, as in fit)."
+            )
+        B = validate_data(self, B, dtype=None, reset=False)
+        return self._pack(B)
+
+    def _pack(self, B):
+        if self.packed:
+            return np.ascontiguousarray(check_packed(B, name="B"))
+        return pack_bits(B)
+
+    def _get_index(self):
+        # The index is dropped on pickling (faiss objects do not pickle, and
+        # it would duplicate codes_); rebuild it on first use after loading.
+        if getattr(self, "_index", None) is None:
+            self._index = make_index(self.backend, self.codes_, self.n_jobs)
+        return self._index
+
+    def _radius_csr(self, B, radius):
+        check_is_fitted(self)
+        r = self._check_radius(radius)
+        queries = self.codes_ if B is None else self._validate_queries(B)
+        # MIH runs on the CPU; the torch backend's users want their device.
+        if self.backend != "torch" and prefers_mih(self.n_samples_fit_, 8 * self.codes_.shape[1], r):
+            if getattr(self, "_mih", None) is None:
+                self._mih = MultiIndexHashing(self.codes_)
+            index = self._mih
+        else:
+            index = self._get_index()
+        indptr, dist, idx = index.radius(queries, r)
+        if B is None:
+            rows = np.repeat(np.arange(len(queries)), np.diff(indptr))
+            keep = idx != rows
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(queries)))])
+            dist, idx = dist[keep], idx[keep]
+        return indptr, dist, idx
+
+    def _graph(self, indptr, dist, idx, mode):
+        data = np.ones(len(idx)) if mode == "connectivity" else dist.astype(np.float64)
+        return csr_matrix((data, idx, indptr), shape=(len(indptr) - 1, self.n_samples_fit_))
+
+    def _check_n_neighbors(self, n_neighbors):
+        if n_neighbors is None:
+            return self.n_neighbors
+        if not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool):
+            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
+        if n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}.")
+        return int(n_neighbors)
+
+    def _check_radius(self, radius):
+        radius = self.radius if radius is None else radius
+        if not isinstance(radius, Real) or np.isnan(radius) or radius < 0:
+            raise ValueError(f"radius must be a number >= 0; got {radius!r}.")
+        # Distances are integers: d <= radius iff d <= floor(radius).
+        return int(min(np.floor(radius), self.n_bits_))
+
+    def _check_has_labels(self, method):
+        if self.y_ is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted without labels, so {method}() has "
+                "none to use: fit(B, y) with the labels of the database codes."
+            )
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_index", None)
+        state.pop("_mih", None)
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Labels are optional (they only feed predict and score).
+        tags.target_tags.required = False
+        # Inputs are bits or packed bytes: never NaN, never sparse.
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+
+def _drop_self(dist, idx):
+    """Remove query i's own index from row i of a top-(k + 1) answer.
+
+    If i is absent (more than k exact duplicates with smaller indices), the
+    last column goes instead: the rest is then the top-k of the others.
+    """
+    keep = idx != np.arange(len(idx))[:, None]
+    keep[keep.all(axis=1), -1] = False
+    k = idx.shape[1] - 1
+    return dist[keep].reshape(-1, k), idx[keep].reshape(-1, k)
+
+
+def _majority(labels, idx):
+    """Most frequent label among the neighbours ``idx``; ties -> smallest label."""
+    classes, encoded = np.unique(labels, return_inverse=True)
+    n_queries = len(idx)
+    rows = np.repeat(np.arange(n_queries), idx.shape[1])
+    counts = np.bincount(rows * len(classes) + encoded[idx].ravel(),
+                         minlength=n_queries * len(classes))
+    # argmax returns the first maximum: classes are sorted, so the smallest.
+    return classes[counts.reshape(n_queries, len(classes)).argmax(axis=1)]
+
+
+def _object_rows(parts):
+    rows = np.empty(len(parts), dtype=object)
+    for i, part in enumerate(parts):
+        rows[i] = part
+    return rows
+
+
+def _check_mode(mode):
+    if mode not in ("connectivity", "distance"):
+        raise ValueError(f'mode must be "connectivity" or "distance"; got {mode!r}.')

@@ -1,0 +1,340 @@
+"""HammingNeighbors: the sklearn.neighbors API over binary codes."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdistillhash import _hamming
+from skdistillhash._bits import pack_bits
+from skdistillhash._hamming import _faiss
+from skdistillhash.metrics import mean_average_precision
+from skdistillhash.neighbors import HammingNeighbors
+
+BACKENDS = ["numpy", "torch", pytest.param("faiss", marks=pytest.mark.skipif(
+    not _faiss.faiss_available(), reason="faiss not installed"))]
+
+
+@pytest.fixture(scope="module")
+def data():
+    """Clustered 24-bit codes: many ties, labels that follow the clusters."""
+    rng = np.random.default_rng(0)
+    centres = rng.integers(0, 2, (4, 24))
+    y = rng.integers(0, 4, 300)
+    bits = (centres[y] ^ (rng.random((300, 24)) < 0.15)).astype(np.uint8)
+    return bits[:250], y[:250], bits[250:], y[250:]
+
+
+def brute(q_bits, db_bits, k=None, exclude_self=False):
+    dist = (q_bits[:, None, :] != db_bits[None, :, :]).sum(axis=2)
+    if exclude_self:
+        dist[np.arange(len(q_bits)), np.arange(len(q_bits))] = 10**6
+    order = np.lexsort((np.broadcast_to(np.arange(len(db_bits)), dist.shape), dist), axis=1)
+    order = order[:, :k]
+    return np.take_along_axis(dist, order, axis=1), order
+
+
+@parametrize_with_checks(
+    [HammingNeighbors()], expected_failed_checks=lambda est: est._expected_failed_checks
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kneighbors_exact_and_identical_across_backends(data, backend):
+    X, _, Q, _ = data
+    nn = HammingNeighbors(n_neighbors=15, backend=backend).fit(X)
+    dist, idx = nn.kneighbors(Q)
+    ref_dist, ref_idx = brute(Q, X, 15)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
+    assert dist.dtype == np.int32 and idx.dtype == np.int64
+    np.testing.assert_array_equal(nn.kneighbors(Q, 3, return_distance=False), ref_idx[:, :3])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kneighbors_without_queries_excludes_self(data, backend):
+    X = data[0]
+    dist, idx = HammingNeighbors(n_neighbors=5, backend=backend).fit(X).kneighbors()
+    ref_dist, ref_idx = brute(X, X, 5, exclude_self=True)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
+
+
+def test_self_exclusion_with_many_duplicates():
+    X = np.zeros((6, 8), dtype=np.uint8)  # all identical: self is never in a top-2
+    idx = HammingNeighbors(n_neighbors=2).fit(X).kneighbors(return_distance=False)
+    expected = [[1, 2], [0, 2], [0, 1], [0, 1], [0, 1], [0, 1]]
+    np.testing.assert_array_equal(idx, expected)
+
+
+def test_agrees_with_sklearn_hamming_neighbours(data):
+    X, _, Q, _ = data
+    dist, _ = HammingNeighbors(n_neighbors=10).fit(X).kneighbors(Q)
+    sk = NearestNeighbors(n_neighbors=10, metric="hamming", algorithm="brute").fit(X)
+    sk_dist, _ = sk.kneighbors(Q)
+    np.testing.assert_allclose(sk_dist * X.shape[1], dist)
+
+
+def test_layouts_equivalent(data):
+    X, y, Q, _ = data
+    ref = HammingNeighbors().fit(X, y)
+    for fit_X, query, packed in [
+        (X.astype(bool), Q.astype(bool), False),
+        (2 * X.astype(np.int8) - 1, 2.0 * Q - 1, False),
+        (pack_bits(X), pack_bits(Q), True),
+    ]:
+        nn = HammingNeighbors(packed=packed).fit(fit_X, y)
+        np.testing.assert_array_equal(nn.codes_, ref.codes_)
+        for a, b in zip(nn.kneighbors(query), ref.kneighbors(Q)):
+            np.testing.assert_array_equal(a, b)
+    packed = HammingNeighbors(packed=True).fit(pack_bits(X))
+    assert packed.n_bits_ == 24 and packed.n_features_in_ == 3
+    assert ref.n_bits_ == 24 and ref.n_features_in_ == 24 and ref.n_samples_fit_ == 250
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_radius_neighbors(data, backend):
+    X, _, Q, _ = data
+    nn = HammingNeighbors(radius=3, backend=backend).fit(X)
+    dist, idx = nn.radius_neighbors(Q)
+    assert dist.dtype == object and idx.dtype == object and len(idx) == len(Q)
+    full_dist, full_idx = brute(Q, X)
+    for d, i, fd, fi in zip(dist, idx, full_dist, full_idx):
+        np.testing.assert_array_equal(i, fi[fd <= 3])
+        np.testing.assert_array_equal(d, fd[fd <= 3])
+    idx_only = nn.radius_neighbors(Q, radius=1.7, return_distance=False)
+    for i, fd, fi in zip(idx_only, full_dist, full_idx):
+        np.testing.assert_array_equal(i, fi[fd <= 1])
+
+
+def test_radius_neighbors_without_queries_excludes_self(data):
+    X = data[0]
+    dist, idx = HammingNeighbors(radius=2).fit(X).radius_neighbors()
+    full_dist, full_idx = brute(X, X, exclude_self=True)
+    for row, (d, i) in enumerate(zip(dist, idx)):
+        assert row not in i
+        np.testing.assert_array_equal(i, full_idx[row][full_dist[row] <= 2])
+
+
+def test_multi_index_hashing_path_matches_scan(monkeypatch, data):
+    X, _, Q, _ = data
+    nn = HammingNeighbors(radius=4, backend="numpy").fit(X)
+    scan = nn.radius_neighbors(Q)
+    monkeypatch.setattr("skdistillhash.neighbors.prefers_mih", lambda *args: True)
+    mih = nn.radius_neighbors(Q)
+    assert nn._mih is not None
+    for a, b in zip(mih, scan):
+        for row_a, row_b in zip(a, b):
+            np.testing.assert_array_equal(row_a, row_b)
+
+
+def test_graphs(data):
+    X, _, Q, _ = data
+    nn = HammingNeighbors(n_neighbors=4, radius=2).fit(X)
+    dist, idx = nn.kneighbors(Q)
+    g = nn.kneighbors_graph(Q, mode="distance")
+    assert sp.issparse(g) and g.format == "csr" and g.shape == (len(Q), len(X))
+    np.testing.assert_array_equal(g.indices.reshape(-1, 4), idx)
+    np.testing.assert_array_equal(g.data.reshape(-1, 4), dist)  # explicit zeros kept
+    c = nn.kneighbors_graph(mode="connectivity")
+    assert c.shape == (len(X), len(X)) and c.diagonal().sum() == 0
+    np.testing.assert_array_equal(c.sum(axis=1), 4)
+    r = nn.radius_neighbors_graph(Q, mode="distance")
+    rd, ri = nn.radius_neighbors(Q)
+    np.testing.assert_array_equal(r.indptr, np.r_[0, np.cumsum([len(i) for i in ri])])
+    np.testing.assert_array_equal(r.data, np.concatenate(list(rd)))
+    with pytest.raises(ValueError, match="mode"):
+        nn.kneighbors_graph(Q, mode="weights")
+
+
+def test_predict_majority_vote_ties_to_smallest_label():
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    nn = HammingNeighbors(n_neighbors=2).fit(X, ["b", "a", "b", "c"])
+    # [0, 0]: neighbours 0 ("b") and 1 ("a"): a tie, smallest label wins.
+    # [1, 1]: neighbours 3 ("c") and 1 ("a", distance 1, index before 2).
+    np.testing.assert_array_equal(nn.predict([[0, 0], [1, 1]]), ["a", "a"])
+    nn.set_params(n_neighbors=3).fit(X, ["b", "a", "b", "c"])
+    np.testing.assert_array_equal(nn.predict([[0, 0]]), ["b"])
+
+
+def test_predict_two_dimensional_labels(data):
+    X, y, Q, _ = data
+    Y = np.column_stack([y, y % 2])
+    nn = HammingNeighbors().fit(X, Y)
+    pred = nn.predict(Q)
+    assert pred.shape == (len(Q), 2)
+    np.testing.assert_array_equal(pred[:, 0], HammingNeighbors().fit(X, y).predict(Q))
+
+
+def test_predict_and_score_need_labels(data):
+    X, _, Q, yq = data
+    nn = HammingNeighbors().fit(X)
+    with pytest.raises(ValueError, match="fitted without labels.*predict"):
+        nn.predict(Q)
+    with pytest.raises(ValueError, match="fitted without labels.*score"):
+        nn.score(Q, yq)
+
+
+def test_score_is_map_at_n_neighbors(data):
+    X, y, Q, yq = data
+    nn = HammingNeighbors(n_neighbors=20).fit(X, y)
+    expected = mean_average_precision(Q, X, yq, y, k=20)
+    assert nn.score(Q, yq) == pytest.approx(expected)
+    assert 0.5 < nn.score(Q, yq) <= 1
+
+
+def test_pipeline_and_grid_search(data):
+    X, y, Q, yq = data
+    signs = 2.0 * np.vstack([X, Q]) - 1  # float features whose signs are the codes
+    pipe = make_pipeline(FunctionTransformer(lambda Z: Z > 0), HammingNeighbors(n_neighbors=5))
+    pipe.fit(signs[:250], y)
+    np.testing.assert_array_equal(
+        pipe.predict(signs[250:]), HammingNeighbors(n_neighbors=5).fit(X, y).predict(Q)
+    )
+    search = GridSearchCV(pipe, {"hammingneighbors__n_neighbors": [1, 10]}, cv=3)
+    search.fit(signs[:250], y)
+    assert search.best_params_["hammingneighbors__n_neighbors"] in (1, 10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pickle_round_trip_rebuilds_index(tmp_path, data, backend):
+    X, y, Q, _ = data
+    nn = HammingNeighbors(backend=backend, radius=3).fit(X, y)
+    joblib.dump(nn, tmp_path / "nn.joblib")
+    loaded = joblib.load(tmp_path / "nn.joblib")
+    assert getattr(loaded, "_index", None) is None
+    for a, b in zip(loaded.kneighbors(Q), nn.kneighbors(Q)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(nn)).predict(Q), nn.predict(Q))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ([[0, 2, 1]], "must hold bits"),
+        ([[0.0, np.nan, 1.0]], "NaN"),
+        ([[0.0, np.inf, 1.0]], "infinity"),
+        (np.zeros((0, 4)), "0 sample"),
+        ([["a", "b"]], "numeric or bool"),
+    ],
+)
+def test_fit_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        HammingNeighbors().fit(bad)
+
+
+def test_packed_input_must_be_uint8():
+    with pytest.raises(ValueError, match="packed uint8"):
+        HammingNeighbors(packed=True).fit(np.zeros((3, 2), dtype=np.int64))
+
+
+def test_query_validation(data):
+    X, _, Q, _ = data
+    nn = HammingNeighbors().fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but HammingNeighbors is expecting 24"):
+        nn.kneighbors(pack_bits(Q))  # packed codes given to a bit-matrix index
+    with pytest.raises(ValueError, match="must hold bits"):
+        nn.kneighbors(Q * 3)
+    with pytest.raises(ValueError, match="NaN"):
+        nn.radius_neighbors(np.full((1, 24), np.nan))
+    packed = HammingNeighbors(packed=True).fit(pack_bits(X))
+    with pytest.raises(ValueError, match="X has 24 features.*expecting 3.*bytes"):
+        packed.kneighbors(Q)
+
+
+def test_neighbour_count_and_radius_errors(data):
+    X, _, Q, _ = data
+    nn = HammingNeighbors().fit(X[:5])
+    with pytest.raises(ValueError, match="n_neighbors <= n_samples_fit.*6.*5"):
+        nn.kneighbors(Q, n_neighbors=6)
+    nn.kneighbors(Q, n_neighbors=5)
+    with pytest.raises(ValueError, match="n_neighbors < n_samples_fit when B is None"):
+        nn.kneighbors(n_neighbors=5)
+    with pytest.raises(ValueError, match="n_neighbors > 0"):
+        nn.kneighbors(Q, n_neighbors=0)
+    with pytest.raises(TypeError, match="integer"):
+        nn.kneighbors(Q, n_neighbors=2.5)
+    for radius in (-1, np.nan):
+        with pytest.raises(ValueError, match="radius must be a number >= 0"):
+            nn.radius_neighbors(Q, radius=radius)
+    with pytest.raises(InvalidParameterError, match="radius"):
+        HammingNeighbors(radius=-1).fit(X)
+    with pytest.raises(InvalidParameterError, match="backend"):
+        HammingNeighbors(backend="annoy").fit(X)
+
+
+def test_faiss_backend_without_faiss(monkeypatch, data):
+    monkeypatch.setattr(_faiss, "faiss", None)
+    with pytest.raises(ImportError, match=r"pip install skdistillhash\[faiss\]"):
+        HammingNeighbors(backend="faiss").fit(data[0])
+    assert isinstance(HammingNeighbors().fit(data[0])._index, _hamming.NumpyIndex)
+
+
+# The checks listed in HammingNeighbors._expected_failed_checks, redone with bits.
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int8, np.int64, np.float32, np.float64])
+def test_any_numeric_bit_dtype(data, dtype):
+    X, y, Q, _ = data
+    ref = HammingNeighbors().fit(X, y)
+    nn = HammingNeighbors().fit(X.astype(dtype), y)
+    np.testing.assert_array_equal(nn.kneighbors(Q.astype(dtype))[1], ref.kneighbors(Q)[1])
+
+
+def test_fit_is_idempotent_and_leaves_params_and_input_alone(data):
+    X, y, Q, _ = data
+    X_copy = X.copy()
+    nn = HammingNeighbors(n_neighbors=7)
+    params = nn.get_params()
+    assert nn.fit(X, y) is nn
+    first = nn.kneighbors(Q)
+    nn.fit(X, y)
+    for a, b in zip(first, nn.kneighbors(Q)):
+        np.testing.assert_array_equal(a, b)
+    assert nn.get_params() == params
+    np.testing.assert_array_equal(X, X_copy)
+    assert clone(nn).get_params() == params
+
+
+def test_query_subsets_and_order_do_not_matter(data):
+    X, y, Q, _ = data
+    nn = HammingNeighbors().fit(X, y)
+    perm = np.random.default_rng(0).permutation(len(Q))
+    np.testing.assert_array_equal(nn.predict(Q[perm]), nn.predict(Q)[perm])
+    np.testing.assert_array_equal(nn.predict(Q[:7]), nn.predict(Q)[:7])
+
+
+def test_readonly_and_fortran_inputs(tmp_path, data):
+    X, y, Q, _ = data
+    ref = HammingNeighbors().fit(X, y).predict(Q)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    readonly = np.load(path, mmap_mode="r")
+    np.testing.assert_array_equal(HammingNeighbors().fit(readonly, y).predict(np.asfortranarray(Q)), ref)
+
+
+def test_one_sample_one_bit():
+    nn = HammingNeighbors(n_neighbors=1).fit([[1]])
+    dist, idx = nn.kneighbors([[0], [1]])
+    np.testing.assert_array_equal(dist, [[1], [0]])
+    np.testing.assert_array_equal(idx, [[0], [0]])
+    with pytest.raises(ValueError, match="2-D|Expected 2D"):
+        nn.kneighbors([1, 0])
+
+
+def test_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        HammingNeighbors().kneighbors([[0, 1]])
