@@ -1,0 +1,215 @@
+"""PairDistiller: graph invariants, consistency of its three views, quality, errors."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skdistillhash.distill import PairDistiller
+
+STRATEGIES = ["distillhash", "ssdh"]
+
+
+# Twenty-odd samples rarely hold a pair far enough apart to distil as
+# dissimilar; the fit says so in a warning.
+@pytest.mark.filterwarnings("ignore:None of .* sampled pairs")
+@parametrize_with_checks(
+    [
+        PairDistiller(n_neighbors=3, neighborhood_size=2, n_pair_samples=500, device="cpu"),
+        PairDistiller(strategy="ssdh", n_neighbors=3, n_pair_samples=500, device="cpu"),
+    ]
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module", params=STRATEGIES)
+def fitted(request, digits):
+    X, y = digits
+    return PairDistiller(strategy=request.param, device="cpu", random_state=0).fit(X), X, y
+
+
+def test_graph_is_a_symmetric_signed_csr_without_diagonal(fitted):
+    distiller, X, _ = fitted
+    graph = distiller.graph_
+    assert sp.isspmatrix_csr(graph) and graph.dtype == np.int8
+    assert graph.shape == (X.shape[0], X.shape[0])
+    assert set(np.unique(graph.data)) == {-1, 1}
+    assert (graph != graph.T).nnz == 0
+    assert not graph.diagonal().any()
+    # Every point has at most n_neighbors similar candidates of its own.
+    assert distiller.neighbors_.shape == (X.shape[0], 20)
+
+
+def test_transform_of_training_data_is_the_graph(fitted):
+    distiller, X, _ = fitted
+    graph = distiller.graph_
+    for out in (distiller.transform(), distiller.transform(X), distiller.transform(X.astype(np.float64))):
+        assert (out != graph).nnz == 0
+    # Rows equal to training samples, in any order and any direction-preserving
+    # scale, are looked up: cosine does not see the scale.
+    rows = np.array([5, 3, 900, 3])
+    assert (distiller.transform(2.5 * X[rows]) != graph[rows]).nnz == 0
+
+
+def test_pair_labels_agree_with_graph_everywhere(fitted):
+    distiller, X, _ = fitted
+    idx = np.arange(X.shape[0])
+    labels = distiller.pair_labels(idx, idx)
+    assert labels.dtype == np.int8 and labels.shape == (X.shape[0],) * 2
+    dense = distiller.graph_.toarray()
+    np.testing.assert_array_equal(labels[dense != 0], dense[dense != 0])
+    np.testing.assert_array_equal(labels, labels.T)
+    assert not labels.diagonal().any()
+    # Blocks of any shape cut from the full matrix.
+    a, b = np.array([7, 0, 1500, 7]), np.array([3, 1796, 8])
+    np.testing.assert_array_equal(distiller.pair_labels(a, b), labels[np.ix_(a, b)])
+    assert distiller.pair_labels([], b).shape == (0, 3)
+
+
+def test_new_rows_are_labelled_row_by_row(fitted):
+    distiller, X, _ = fitted
+    rng = np.random.default_rng(0)
+    new = X[:60] + rng.uniform(0, 0.05, X[:60].shape).astype(np.float32)
+    out = distiller.transform(new)
+    assert out.shape == (60, X.shape[0]) and out.dtype == np.int8
+    assert (out.data > 0).any() and (out.data < 0).any()
+    # No row depends on the others: batch by batch gives the same matrix.
+    parts = sp.vstack([distiller.transform(new[i : i + 7]) for i in range(0, 60, 7)])
+    assert (parts != out).nnz == 0
+    # Similar entries are among the new point's nearest training samples.
+    positive = sp.csr_matrix(out > 0)
+    for i in range(60):
+        cols = positive.indices[positive.indptr[i] : positive.indptr[i + 1]]
+        assert cols.size <= distiller.n_neighbors
+
+
+def test_same_random_state_same_graph_and_blocking_does_not_matter(digits):
+    X, _ = digits
+    one = PairDistiller(device="cpu", random_state=3).fit(X).graph_
+    two = PairDistiller(device="cpu", random_state=3, batch_size=500).fit(X).graph_
+    other = PairDistiller(device="cpu", random_state=4).fit(X).graph_
+    assert (one != two).nnz == 0
+    # Another seed samples other pairs: other thresholds, other dissimilar pairs.
+    assert (one != other).nnz > 0
+
+
+def knn_precision_same_pairs(distiller, y):
+    """Precision of the symmetrized kNN graph with the distilled pair count."""
+    n = distiller.n_samples_fit_
+    target = (distiller.graph_ > 0).sum() / 2
+    best = None
+    for k in range(1, distiller.neighbors_.shape[1] + 1):
+        rows = np.repeat(np.arange(n), k)
+        knn = sp.coo_matrix((np.ones(rows.size), (rows, distiller.neighbors_[:, :k].ravel())), (n, n))
+        pairs = sp.triu(knn + knn.T, k=1).tocoo()
+        if best is None or abs(pairs.nnz - target) < best[0]:
+            best = (abs(pairs.nnz - target), np.mean(y[pairs.row] == y[pairs.col]))
+    return best[1]
+
+
+def test_distilled_pairs_beat_knn_and_random_pairs_on_digits(fitted):
+    distiller, X, y = fitted
+    score = distiller.score(X, y)
+    assert score == pytest.approx((distiller.similar_precision_ + distiller.dissimilar_precision_) / 2)
+    knn = knn_precision_same_pairs(distiller, y)
+    random_pairs = 1 - np.sum((np.bincount(y) / y.size) ** 2)
+    # "Markedly": at least a third fewer wrong similar pairs than kNN.
+    assert 1 - distiller.similar_precision_ < (1 - knn) * 2 / 3
+    assert distiller.dissimilar_precision_ > random_pairs + 0.05
+    assert distiller.coverage_ > 0.9
+
+
+def test_score_on_other_samples_uses_pairs_among_them(fitted):
+    distiller, X, y = fitted
+    subset = distiller.score(X[:500], y[:500])
+    assert 0.8 < subset <= 1
+    # Multi-label indicators: "similar" means sharing a label.
+    onehot = np.eye(10, dtype=int)[y[:500]]
+    assert distiller.score(X[:500], onehot) == pytest.approx(subset)
+
+
+def test_distillhash_refines_ssdh(digits):
+    X, y = digits
+    params = dict(similar_std_factor=1.5, dissimilar_std_factor=0.5, device="cpu", random_state=0)
+    ssdh = PairDistiller(strategy="ssdh", **params).fit(X)
+    distilled = PairDistiller(**params).fit(X)
+    # Same initial labels; distillation only drops pairs.
+    assert distilled.similar_distance_ == ssdh.similar_distance_
+    assert ((distilled.graph_ > 0) > (ssdh.graph_ > 0)).nnz == 0
+    assert distilled.score(X, y) > ssdh.score(X, y)
+
+
+def test_grid_search_tunes_the_thresholds(digits):
+    X, y = digits
+    search = GridSearchCV(
+        PairDistiller(device="cpu", random_state=0),
+        {"false_similar_rate": [0.0, 0.75]},
+        cv=2,
+    ).fit(X, y)
+    assert search.best_score_ > 0.9
+
+
+def test_pickle_round_trip(fitted):
+    distiller, X, _ = fitted
+    clone = pickle.loads(pickle.dumps(distiller))
+    new = X[:20] * 0.5 + 0.1
+    assert (clone.transform(new) != distiller.transform(new)).nnz == 0
+    np.testing.assert_array_equal(clone.pair_labels([1, 2], [3, 4]), distiller.pair_labels([1, 2], [3, 4]))
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[1.0, np.nan], [1.0, 2.0]] * 20), "NaN"),
+        (np.array([[1.0, np.inf], [1.0, 2.0]] * 20), "infinity"),
+        (np.arange(40.0), "2D array"),
+        (np.ones((5, 3)), "minimum of 21"),
+    ],
+)
+def test_bad_input_is_a_clear_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        PairDistiller(device="cpu").fit(X)
+
+
+def test_thresholds_in_the_wrong_order_are_an_error(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="d_l <= d_r"):
+        PairDistiller(similar_std_factor=-3, dissimilar_std_factor=-3, device="cpu").fit(X)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"strategy": "knn"}, {"n_neighbors": 0}, {"false_similar_rate": 1.0}, {"metric": "euclidean"}],
+)
+def test_invalid_parameters_are_rejected(params, digits):
+    with pytest.raises(ValueError, match="parameter"):
+        PairDistiller(**params).fit(digits[0])
+
+
+def test_pair_labels_rejects_bad_indices(fitted):
+    distiller, X, _ = fitted
+    with pytest.raises(ValueError, match="outside"):
+        distiller.pair_labels([0, X.shape[0]], [1])
+    with pytest.raises(ValueError, match="integer"):
+        distiller.pair_labels([0.5], [1])
+
+
+def test_zero_rows_are_similar_to_nothing(fitted, digits):
+    distiller, X, _ = fitted
+    out = distiller.transform(np.zeros((2, X.shape[1])))
+    assert not (out.data > 0).any()
+    Xz = np.vstack([X[:300], np.zeros((3, X.shape[1]), dtype=X.dtype)])
+    zero_fit = PairDistiller(strategy=distiller.strategy, device="cpu", random_state=0).fit(Xz)
+    assert not (zero_fit.graph_[300:] > 0).nnz
+    labels = zero_fit.pair_labels(np.arange(303), np.arange(300, 303))
+    assert not (labels > 0).any()
+
+
+def test_score_needs_labels(fitted):
+    distiller, X, _ = fitted
+    with pytest.raises(ValueError, match="labels y"):
+        distiller.score(X, None)
