@@ -333,15 +333,24 @@ def test_scorer_queries_the_database_of_a_pipeline():
 
 
 def test_scorer_with_real_hamming_neighbors():
-    neighbors = pytest.importorskip("skdistillhash.neighbors")
+    from sklearn.model_selection import GridSearchCV
+
+    from skdistillhash.neighbors import HammingNeighbors
+
     rng = np.random.default_rng(3)
     X_db, y_db = rng.normal(size=(40, 12)), rng.integers(0, 3, 40)
     X_q, y_q = rng.normal(size=(10, 12)), rng.integers(0, 3, 10)
     pipe = Pipeline([("hash", _sign_hasher()),
-                     ("search", neighbors.HammingNeighbors(n_neighbors=5))])
+                     ("search", HammingNeighbors(n_neighbors=5))])
     pipe.fit(X_db, y_db)
     expected = mean_average_precision(X_q > 0, X_db > 0, y_q, y_db, k=5)
     assert make_map_scorer(k=5)(pipe, X_q, y_q) == expected
+    assert pipe.score(X_q, y_q) == expected  # HammingNeighbors.score: MAP@n_neighbors
+
+    search = GridSearchCV(pipe, {"search__n_neighbors": [3, 5]}, cv=2,
+                          scoring=make_map_scorer(k=3, ties="average"))
+    search.fit(np.vstack([X_db, X_q]), np.concatenate([y_db, y_q]))
+    assert 0.0 <= search.best_score_ <= 1.0
 
 
 def test_scorer_errors():
