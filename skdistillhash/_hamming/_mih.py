@@ -21,7 +21,7 @@ import numpy as np
 from .._bits import to_words
 from ._numpy import distance_dtype
 
-# Longest substring we index: keys then fit a uint64 with room for shifts.
+# Longest substring we index: keys fit a uint32.
 _MAX_SUBSTRING = 32
 # Queries per step: bounds the probe and candidate arrays.
 _QUERY_CHUNK = 1024
@@ -89,9 +89,12 @@ class MultiIndexHashing:
         self._words = to_words(codes)
         self._ranges = _split(self.n_bits, self.m)
         self._tables = []
+        # Sorted substring keys and the code index of each: 4 + 4 bytes per code
+        # and table while n_samples < 2**31.
+        index_dtype = np.int32 if self.n_samples < 2**31 else np.int64
         for lo, hi in self._ranges:
             keys = self._substring(self._words, lo, hi)
-            order = np.argsort(keys, kind="stable")
+            order = np.argsort(keys, kind="stable").astype(index_dtype)
             self._tables.append((keys[order], order))
 
     def radius(self, queries: np.ndarray, r: int):
@@ -123,11 +126,11 @@ class MultiIndexHashing:
             offsets = np.cumsum(sizes) - sizes
             pos = np.repeat(first - offsets, sizes) + np.arange(total)
             rows = np.repeat(np.arange(nq).repeat(probes.shape[1]), sizes)
-            found.append(rows * n + order[pos])
+            found.append(rows * n + order[pos].astype(np.int64))
         # A code may match in several tables: deduplicate (a sort beats
         # np.unique's hashing here), then verify.
-        pairs = np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
-        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if pairs.size else pairs
+        pairs = np.sort(np.concatenate(found))
+        pairs = pairs[np.diff(pairs, prepend=-1) != 0]
         rows, idx = np.divmod(pairs, n)
         dist = np.bitwise_count(qw[rows] ^ self._words[idx]).sum(
             axis=1, dtype=distance_dtype(self.n_bits)
@@ -144,10 +147,10 @@ class MultiIndexHashing:
         key = words[:, word] >> np.uint64(shift)
         if shift + (hi - lo) > 64:
             key = key | (words[:, word + 1] << np.uint64(64 - shift))
-        return key & np.uint64((1 << (hi - lo)) - 1)
+        return (key & np.uint64((1 << (hi - lo)) - 1)).astype(np.uint32)
 
 
 def _ball(s, rad):
     """XOR masks of every key within Hamming distance ``rad`` on ``s`` bits."""
     masks = [sum(1 << b for b in bits) for i in range(rad + 1) for bits in combinations(range(s), i)]
-    return np.array(masks, dtype=np.uint64)
+    return np.array(masks, dtype=np.uint32)

@@ -21,7 +21,9 @@ from .._bits import to_words
 # and each numpy call covers 131k pairs, so Python overhead stays below 5 %.
 _QUERY_BLOCK = 16
 _DB_BLOCK = 8192
-# Candidates buffered per query before they are merged into the running top k.
+# Pending candidates (in units of k per query) that trigger a merge into the
+# running top k: merging sorts, so rarely; the bound caps memory when the
+# database is ordered badly (each block better than the last).
 _MERGE_EVERY = 8
 
 
@@ -104,11 +106,9 @@ class NumpyIndex:
         qw = to_words(queries)
         starts = range(0, len(qw), _QUERY_BLOCK)
         parts = self._map(lambda s: self._radius_block(qw[s : s + _QUERY_BLOCK], r), starts)
-        counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        counts, dist, idx = (np.concatenate(column) for column in zip(*parts))
         indptr = np.zeros(len(qw) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        dist = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int32)
-        idx = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, np.int64)
         return indptr, dist, idx
 
     def first_at_distance(self, queries: np.ndarray, levels, counts) -> list[np.ndarray]:
@@ -254,7 +254,8 @@ def _merge(top, pending_rows, pending_keys, k, row_stride):
     """Sorted top-k keys per row from the current ``top`` and pending candidates.
 
     Keys are unique within a row, so sorting ``row * row_stride + key`` gives
-    each row's candidates in (distance, index) order, rows contiguous.
+    each row's candidates in (distance, index) order, rows contiguous. With
+    ``_QUERY_BLOCK`` rows this fits int64 while n_samples * (n_bits + 1) < 2**59.
     """
     nq = len(top)
     rows = np.concatenate([np.repeat(np.arange(nq), top.shape[1]), *pending_rows])
