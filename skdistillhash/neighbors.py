@@ -12,6 +12,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -143,7 +144,15 @@ class HammingNeighbors(BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, n_neighbors=10, *, radius=2, packed=False, backend="auto", n_jobs=None):
+    def __init__(
+        self,
+        n_neighbors: int = 10,
+        *,
+        radius: float = 2,
+        packed: bool = False,
+        backend: str = "auto",
+        n_jobs: int | None = None,
+    ):
         self.n_neighbors = n_neighbors
         self.radius = radius
         self.packed = packed
@@ -151,7 +160,7 @@ class HammingNeighbors(BaseEstimator):
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, B, y=None) -> HammingNeighbors:
+    def fit(self, B: ArrayLike, y: ArrayLike | None = None) -> HammingNeighbors:
         """Index the database codes ``B`` (and keep labels ``y`` if given).
 
         Parameters
@@ -179,7 +188,12 @@ class HammingNeighbors(BaseEstimator):
         self._mih = None
         return self
 
-    def kneighbors(self, B=None, n_neighbors=None, return_distance=True):
+    def kneighbors(
+        self,
+        B: ArrayLike | None = None,
+        n_neighbors: int | None = None,
+        return_distance: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
         """The ``n_neighbors`` nearest database codes of each query.
 
         Parameters
@@ -220,7 +234,13 @@ class HammingNeighbors(BaseEstimator):
             dist, idx = self._get_index().knn(queries, k)
         return (dist, idx) if return_distance else idx
 
-    def radius_neighbors(self, B=None, radius=None, return_distance=True, sort_results=True):
+    def radius_neighbors(
+        self,
+        B: ArrayLike | None = None,
+        radius: float | None = None,
+        return_distance: bool = True,
+        sort_results: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
         """All database codes within Hamming distance ``radius`` of each query.
 
         Small radii are answered by multi-index hashing (exact, same result
@@ -256,7 +276,12 @@ class HammingNeighbors(BaseEstimator):
             return idx_rows
         return _object_rows(np.split(dist, bounds)), idx_rows
 
-    def kneighbors_graph(self, B=None, n_neighbors=None, mode="connectivity"):
+    def kneighbors_graph(
+        self,
+        B: ArrayLike | None = None,
+        n_neighbors: int | None = None,
+        mode: str = "connectivity",
+    ) -> csr_matrix:
         """Sparse graph of the k nearest neighbours of each query.
 
         Parameters
@@ -279,7 +304,13 @@ class HammingNeighbors(BaseEstimator):
         indptr = np.arange(0, n_queries * k + 1, k)
         return self._graph(indptr, dist.ravel(), idx.ravel(), mode)
 
-    def radius_neighbors_graph(self, B=None, radius=None, mode="connectivity", sort_results=True):
+    def radius_neighbors_graph(
+        self,
+        B: ArrayLike | None = None,
+        radius: float | None = None,
+        mode: str = "connectivity",
+        sort_results: bool = True,
+    ) -> csr_matrix:
         """Sparse graph of the neighbours within ``radius`` of each query.
 
         Parameters
@@ -302,7 +333,7 @@ class HammingNeighbors(BaseEstimator):
         _check_mode(mode)
         return self._graph(*self._radius_csr(B, radius), mode)
 
-    def predict(self, B) -> np.ndarray:
+    def predict(self, B: ArrayLike) -> np.ndarray:
         """Majority label among the ``n_neighbors`` nearest database codes.
 
         Ties between labels go to the smallest label, as in
@@ -325,7 +356,7 @@ class HammingNeighbors(BaseEstimator):
         votes = np.column_stack([_majority(column, idx) for column in y.T])
         return votes.ravel() if self.y_.ndim == 1 else votes
 
-    def score(self, B, y, sample_weight=None) -> float:
+    def score(self, B: ArrayLike, y: ArrayLike, sample_weight: None = None) -> float:
         """MAP@n_neighbors of queries ``B`` against the database.
 
         Relevance is a shared label with the database code (``y_``); see
@@ -356,7 +387,7 @@ class HammingNeighbors(BaseEstimator):
         k = min(self.n_neighbors, self.n_samples_fit_)
         return mean_average_precision(queries, self.codes_, y, self.y_, k=k, packed=True)
 
-    def _validate_queries(self, B) -> np.ndarray:
+    def _validate_queries(self, B: ArrayLike) -> np.ndarray:
         """Check query codes against the fitted width; return them packed."""
         check_is_fitted(self)
         shape = getattr(B, "shape", None)
@@ -387,7 +418,8 @@ class HammingNeighbors(BaseEstimator):
         r = self._check_radius(radius)
         queries = self.codes_ if B is None else self._validate_queries(B)
         # MIH runs on the CPU; the torch backend's users want their device.
-        if self.backend != "torch" and prefers_mih(self.n_samples_fit_, 8 * self.codes_.shape[1], r):
+        n_bits = 8 * self.codes_.shape[1]
+        if self.backend != "torch" and prefers_mih(self.n_samples_fit_, n_bits, r):
             if getattr(self, "_mih", None) is None:
                 self._mih = MultiIndexHashing(self.codes_)
             index = self._mih
@@ -397,7 +429,8 @@ class HammingNeighbors(BaseEstimator):
         if B is None:
             rows = np.repeat(np.arange(len(queries)), np.diff(indptr))
             keep = idx != rows
-            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=len(queries)))])
+            counts = np.bincount(rows[keep], minlength=len(queries))
+            indptr = np.concatenate([[0], np.cumsum(counts)])
             dist, idx = dist[keep], idx[keep]
         return indptr, dist, idx
 

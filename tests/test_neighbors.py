@@ -321,7 +321,8 @@ def test_readonly_and_fortran_inputs(tmp_path, data):
     path = tmp_path / "X.npy"
     np.save(path, X)
     readonly = np.load(path, mmap_mode="r")
-    np.testing.assert_array_equal(HammingNeighbors().fit(readonly, y).predict(np.asfortranarray(Q)), ref)
+    pred = HammingNeighbors().fit(readonly, y).predict(np.asfortranarray(Q))
+    np.testing.assert_array_equal(pred, ref)
 
 
 def test_one_sample_one_bit():

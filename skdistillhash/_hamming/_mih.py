@@ -152,5 +152,7 @@ class MultiIndexHashing:
 
 def _ball(s, rad):
     """XOR masks of every key within Hamming distance ``rad`` on ``s`` bits."""
-    masks = [sum(1 << b for b in bits) for i in range(rad + 1) for bits in combinations(range(s), i)]
+    masks = [
+        sum(1 << b for b in bits) for i in range(rad + 1) for bits in combinations(range(s), i)
+    ]
     return np.array(masks, dtype=np.uint32)

@@ -121,11 +121,9 @@ class NumpyIndex:
         qw = to_words(queries)
         counts = np.asarray(counts, dtype=np.int64)
         levels = np.asarray(levels, dtype=self._dtype)
+        blocks = [slice(s, s + _QUERY_BLOCK) for s in range(0, len(qw), _QUERY_BLOCK)]
         chunks = self._map(
-            lambda s: self._first_at_distance_block(
-                qw[s : s + _QUERY_BLOCK], levels[s : s + _QUERY_BLOCK], counts[s : s + _QUERY_BLOCK]
-            ),
-            range(0, len(qw), _QUERY_BLOCK),
+            lambda b: self._first_at_distance_block(qw[b], levels[b], counts[b]), blocks
         )
         return [found for chunk in chunks for found in chunk]
 
@@ -234,8 +232,9 @@ class NumpyIndex:
         rows, levels, idx = [], [], []
         for start in range(0, n, _DB_BLOCK):
             stop = min(start + _DB_BLOCK, n)
-            d = self._block_distances(qw, start, stop, xor_buf, count_buf, d_buf[:, : stop - start])
-            i, j = np.divmod(np.flatnonzero(d <= r), stop - start)
+            width = stop - start
+            d = self._block_distances(qw, start, stop, xor_buf, count_buf, d_buf[:, :width])
+            i, j = np.divmod(np.flatnonzero(d <= r), width)
             rows.append(i)
             levels.append(d[i, j])
             idx.append(start + j)
