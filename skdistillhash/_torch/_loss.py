@@ -6,33 +6,47 @@ import torch
 import torch.nn.functional as F
 
 
+def pair_weights(labels: torch.Tensor, balanced: bool, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Per-pair weights summing to 1 over the labelled pairs of a batch.
+
+    Each unordered pair counts once (upper triangle); unlabelled pairs (0)
+    weigh nothing. ``balanced=True`` gives the similar and the dissimilar
+    pairs half the total weight each: the likelihood reweighted by inverse
+    class frequency (as in HashNet's weighted maximum likelihood), because
+    similar pairs are a small minority of the labelled pairs.
+
+    Returns the weights, the {1, 0} targets and the number of labelled pairs.
+    """
+    upper = torch.ones_like(labels, dtype=torch.bool).triu(diagonal=1)
+    similar = ((labels > 0) & upper).to(dtype)
+    dissimilar = ((labels < 0) & upper).to(dtype)
+    n_similar, n_dissimilar = similar.sum(), dissimilar.sum()
+    n_pairs = int(n_similar.item() + n_dissimilar.item())
+    if balanced:
+        n_present = (n_similar > 0).to(dtype) + (n_dissimilar > 0).to(dtype)
+        weights = similar / (n_present * n_similar).clamp(min=1) + dissimilar / (
+            n_present * n_dissimilar
+        ).clamp(min=1)
+    else:
+        weights = (similar + dissimilar) / max(n_pairs, 1)
+    return weights, similar, n_pairs
+
+
 def pairwise_nll(h: torch.Tensor, labels: torch.Tensor, alpha: float, balanced: bool) -> tuple[torch.Tensor, int]:
     """Negative log-likelihood of the labelled pairs of one batch.
 
     ``p(s_ij = 1 | h_i, h_j) = sigmoid(Omega_ij)``, ``Omega_ij = alpha * h_i . h_j``;
     the NLL of a pair is ``softplus(Omega_ij) - s_ij * Omega_ij`` with
-    ``s_ij`` in {1, 0}. Each unordered pair counts once (upper triangle).
-
-    ``balanced=True`` weighs the similar and the dissimilar pairs so that each
-    class carries half the loss: the likelihood reweighted by inverse class
-    frequency (as in HashNet's weighted maximum likelihood), because similar
-    pairs are a small minority of the labelled pairs.
+    ``s_ij`` in {1, 0}, averaged with the weights of :func:`pair_weights`.
+    Computed densely over the batch: cheaper than gathering the labelled
+    pairs, and the weights zero out the rest.
 
     Returns the loss and the number of labelled pairs it used.
     """
+    weights, target, n_pairs = pair_weights(labels, balanced, h.dtype)
     omega = alpha * (h @ h.T)
-    upper = torch.ones_like(labels, dtype=torch.bool).triu(diagonal=1)
-    keep = upper & (labels != 0)
-    omega = omega[keep]
-    similar = labels[keep] > 0
-    nll = F.softplus(omega) - similar.to(omega.dtype) * omega
-    n_pairs = int(nll.numel())
-    if n_pairs == 0:
-        return h.sum() * 0.0, 0
-    if not balanced:
-        return nll.mean(), n_pairs
-    parts = [nll[mask].mean() for mask in (similar, ~similar) if mask.any()]
-    return torch.stack(parts).mean(), n_pairs
+    nll = F.softplus(omega) - target * omega
+    return (weights * nll).sum(), n_pairs
 
 
 def quantization_loss(h: torch.Tensor) -> torch.Tensor:
