@@ -31,9 +31,9 @@ from skdistillhash import DistillHash, HammingNeighbors, ITQHash, mean_average_p
 from skdistillhash.datasets import load_sample_photo_crops
 
 SMALL = os.environ.get("SKDISTILLHASH_EXAMPLE_SMALL", "0") not in ("", "0")
-CROPS_PER_PHOTO = 8 if SMALL else 32
+CROPS_PER_PHOTO = 16 if SMALL else 32
 SIZE = 64 if SMALL else 96
-EPOCHS = 5 if SMALL else 30
+EPOCHS = 10 if SMALL else 30
 QUERIES_PER_PHOTO = 2 if SMALL else 4
 
 images, photo, names = load_sample_photo_crops(
