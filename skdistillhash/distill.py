@@ -714,21 +714,24 @@ def _distilled(
 
 
 def _label_block(table: torch.Tensor, hood: np.ndarray, a: np.ndarray, b: np.ndarray, rule: _Rule) -> np.ndarray:
-    """Labels of all pairs of a x b: one product over the union of their neighbourhoods."""
-    rows_a, inv_a = np.unique(hood[a], return_inverse=True)
-    rows_b, inv_b = np.unique(hood[b], return_inverse=True)
-    inv_a = torch.from_numpy(inv_a.reshape(len(a), -1))
-    inv_b = torch.from_numpy(inv_b.reshape(len(b), -1))
-    sim = table[torch.from_numpy(rows_a)] @ table[torch.from_numpy(rows_b)].T
-    positive = sim > rule.similar_sim
-    negative = sim < rule.dissimilar_sim
-    # Column 0 of a neighbourhood is the point itself: its own initial label.
-    own_pos = positive[inv_a[:, 0]][:, inv_b[:, 0]]
-    own_neg = negative[inv_a[:, 0]][:, inv_b[:, 0]]
+    """Labels of all pairs of a x b from one product of their neighbourhoods.
+
+    Rows are laid out point by point, neighbourhood member by member, so the
+    (|a| * (K+1)) x (|b| * (K+1)) similarity block reshapes to
+    (|a|, K+1, |b|, K+1) and the neighbour-pair counts are plain sums over
+    axes 1 and 3: no gathers.
+    """
+    width = hood.shape[1] if rule.local else 1
+    rows_a = torch.from_numpy(np.ascontiguousarray(hood[a, :width]).ravel())
+    rows_b = torch.from_numpy(np.ascontiguousarray(hood[b, :width]).ravel())
+    sim = (table[rows_a] @ table[rows_b].T).view(len(a), width, len(b), width)
+    # Member 0 of a neighbourhood is the point itself: its own initial label.
+    own = sim[:, 0, :, 0]
+    own_pos = own > rule.similar_sim
+    own_neg = own < rule.dissimilar_sim
     if rule.local:
-        grid = (inv_a[:, :, None, None], inv_b[None, None, :, :])
-        own_pos &= positive[grid].sum(dim=(1, 3)) > rule.similar_count
-        own_neg &= negative[grid].sum(dim=(1, 3)) > rule.dissimilar_count
+        own_pos &= (sim > rule.similar_sim).sum(dim=(1, 3)) > rule.similar_count
+        own_neg &= (sim < rule.dissimilar_sim).sum(dim=(1, 3)) > rule.dissimilar_count
     return (own_pos.to(torch.int8) - own_neg.to(torch.int8)).numpy()
 
 
