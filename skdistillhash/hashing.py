@@ -51,7 +51,10 @@ class DistillHash(BaseHasher):
         Source of the pair labels; ``None`` means ``PairDistiller()``. It is
         cloned in ``fit``; when its ``random_state`` is None it is seeded from
         ``random_state``, so one seed fixes the whole fit. Its parameters are
-        tunable as ``distiller__<name>``.
+        tunable as ``distiller__<name>``, also while ``distiller=None``:
+        ``get_params`` lists the default distiller's parameters, and
+        ``set_params(distiller__<name>=...)`` replaces None by a
+        ``PairDistiller()`` with that change (what GridSearchCV does).
     backbone : {"mlp", "efficientnet_lite0"}, torchvision model name or nn.Module, default="mlp"
         ``"mlp"``: ``X`` is 2-D features, the network is the MLP head alone.
         Any other value takes 4-D images (n, C, H, W): a torchvision
@@ -200,6 +203,26 @@ class DistillHash(BaseHasher):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    # -- nested distiller parameters -----------------------------------------
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        if deep and self.distiller is None:
+            from .distill import PairDistiller
+
+            params.update(
+                (f"distiller__{name}", value) for name, value in PairDistiller().get_params().items()
+            )
+        return params
+
+    def set_params(self, **params):
+        nested = any(key.startswith("distiller__") for key in params)
+        if nested and params.get("distiller", self.distiller) is None:
+            from .distill import PairDistiller
+
+            params["distiller"] = PairDistiller()
+        return super().set_params(**params)
 
     # -- validation ---------------------------------------------------------
 
