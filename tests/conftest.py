@@ -9,11 +9,3 @@ def digits():
     X, y = load_digits(return_X_y=True)
     return (X / 16.0).astype(np.float32), y
 
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-requires_cuda = pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs CUDA")
