@@ -314,7 +314,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         features = _unit_rows(X, self.batch_size)
         n = features.shape[0]
 
-        _, neighbors = inner_product_knn(
+        sims, neighbors = inner_product_knn(
             features, n_neighbors=n_search, block_size=self.batch_size, device=device
         )
         a, b = _random_pairs(n, self.n_pair_samples, rng)
@@ -357,7 +357,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             )
         rows = np.arange(n)
         pairs = _distil_rows(
-            table, hood, rule, rows, neighbors[:, : self.n_neighbors],
+            table, hood, rule, rows, neighbors[:, : self.n_neighbors], sims[:, : self.n_neighbors],
             pool=(0, n), keys=rows.astype(np.uint64), exclude_self=True,
             n_dissimilar=self.n_dissimilar, n_draws=self._n_draws, seed=self._seed,
             block=self.batch_size,
@@ -411,7 +411,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             return self.graph_.copy()
         n_fit, n_q = self.n_samples_fit_, features.shape[0]
         device = resolve_device(self.device)
-        match, neighbors = self._match(features, device)
+        match, sims, neighbors = self._match(features, device)
         known = np.flatnonzero(match >= 0)
         new = np.flatnonzero(match < 0)
         sub = self.graph_[match[known]].tocoo()
@@ -422,7 +422,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             hood = np.concatenate([self._hood, self._neighborhoods(table_rows, neighbors[new])])
             r, c, lab = _distil_rows(
                 table, torch.from_numpy(hood).to(device), self._rule(), table_rows,
-                neighbors[new, : self.n_neighbors], pool=(0, n_fit),
+                neighbors[new, : self.n_neighbors], sims[new, : self.n_neighbors], pool=(0, n_fit),
                 keys=(n_fit + neighbors[new, 0]).astype(np.uint64), exclude_self=False,
                 n_dissimilar=self.n_dissimilar, n_draws=self._n_draws, seed=self._seed,
                 block=self.batch_size,
@@ -559,8 +559,8 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             )
         return idx.astype(np.int64, copy=False)
 
-    def _match(self, features: np.ndarray, device) -> tuple[np.ndarray, np.ndarray]:
-        """Neighbours among training samples, and the training sample each row equals (or -1)."""
+    def _match(self, features: np.ndarray, device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The training sample each row equals (or -1), and its nearest training samples."""
         sims, neighbors = inner_product_knn(
             features, self._fit_X, n_neighbors=self.neighbors_.shape[1],
             block_size=self.batch_size, device=device,
@@ -579,24 +579,24 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         rows, first = np.unique(rows, return_index=True)
         match = np.full(len(features), -1, dtype=np.int64)
         match[rows] = neighbors[rows, cols[first]]
-        return match, neighbors
+        return match, sims, neighbors
 
     def _graph_among(self, features: np.ndarray) -> sp.csr_matrix:
         """The rule applied to the pairs among the rows of ``features``."""
         n_fit, n_q = self.n_samples_fit_, features.shape[0]
         device = resolve_device(self.device)
-        match, neighbors = self._match(features, device)
+        match, _, neighbors = self._match(features, device)
         table_rows = n_fit + np.arange(n_q)
         hood_q = self._neighborhoods(table_rows, neighbors)
         hood_q[match >= 0] = self._hood[match[match >= 0]]
-        _, within = inner_product_knn(
+        within_sims, within = inner_product_knn(
             features, n_neighbors=min(self.n_neighbors, n_q - 1),
             block_size=self.batch_size, device=device,
         )
         table = torch.from_numpy(np.concatenate([self._fit_X, features])).to(device)
         hood = torch.from_numpy(np.concatenate([self._hood, hood_q])).to(device)
         r, c, lab = _distil_rows(
-            table, hood, self._rule(), table_rows, n_fit + within, pool=(n_fit, n_q),
+            table, hood, self._rule(), table_rows, n_fit + within, within_sims, pool=(n_fit, n_q),
             keys=table_rows.astype(np.uint64), exclude_self=True,
             n_dissimilar=self.n_dissimilar, n_draws=min(self._n_draws, n_q - 1),
             seed=self._seed, block=self.batch_size,
@@ -684,14 +684,16 @@ def _distilled(
     rule: _Rule,
     sign: int,
     block: int,
+    own: np.ndarray | None = None,
 ) -> np.ndarray:
     """Whether each pair (a[t], b[t]) of table rows is distilled with label ``sign``.
 
-    First the pair's own initial label (one dot product); then, for the
-    DistillHash rule and only where that label is ``sign``, the count of
-    neighbour pairs with the same initial label.
+    First the pair's own initial label, from its similarity ``own`` (computed
+    when not given); then, for the DistillHash rule and only where that label
+    is ``sign``, the count of neighbour pairs with the same initial label.
     """
-    own = _pair_similarities(table, a, b, block)
+    if own is None:
+        own = _pair_similarities(table, a, b, block)
     hit = own > rule.similar_sim if sign > 0 else own < rule.dissimilar_sim
     if not rule.local:
         return hit
@@ -704,13 +706,23 @@ def _distilled(
         ib = hood[torch.from_numpy(b[pick]).to(hood.device)]
         sim = torch.bmm(table[ia], table[ib].transpose(1, 2))
         if sign > 0:
-            count = (sim > rule.similar_sim).sum(dim=(1, 2))
-            keep = count > rule.similar_count
+            keep = (sim > rule.similar_sim).sum(dim=(1, 2)) > rule.similar_count
         else:
-            count = (sim < rule.dissimilar_sim).sum(dim=(1, 2))
-            keep = count > rule.dissimilar_count
+            keep = (sim < rule.dissimilar_sim).sum(dim=(1, 2)) > rule.dissimilar_count
         hit[pick] = keep.cpu().numpy()
     return hit
+
+
+def _row_similarities(table: torch.Tensor, rows: np.ndarray, cols: np.ndarray, block: int) -> np.ndarray:
+    """Similarity of each row with each of its own columns: (len(rows), m) for cols (len(rows), m)."""
+    out = np.empty(cols.shape, dtype=np.float32)
+    step = max(1, block**2 // (cols.shape[1] * table.shape[1]))
+    for start in range(0, len(rows), step):
+        r = torch.from_numpy(rows[start : start + step]).to(table.device)
+        c = torch.from_numpy(cols[start : start + step]).to(table.device)
+        sim = torch.bmm(table[c], table[r].unsqueeze(2)).squeeze(2)
+        out[start : start + step] = sim.cpu().numpy()
+    return out
 
 
 def _label_block(table: torch.Tensor, hood: np.ndarray, a: np.ndarray, b: np.ndarray, rule: _Rule) -> np.ndarray:
@@ -758,6 +770,7 @@ def _distil_rows(
     rule: _Rule,
     rows: np.ndarray,
     candidates: np.ndarray,
+    candidate_sims: np.ndarray,
     *,
     pool: tuple[int, int],
     keys: np.ndarray,
@@ -769,14 +782,15 @@ def _distil_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distilled pairs (row, column, label) of the given table rows.
 
-    Similar: the candidates (nearest neighbours) that pass. Dissimilar: per
-    row, the first ``n_dissimilar`` of ``n_draws`` candidates drawn from the
-    pool of table rows ``[pool[0], pool[0] + pool[1])`` that pass.
+    Similar: the candidates (nearest neighbours, with their similarities)
+    that pass. Dissimilar: per row, the first ``n_dissimilar`` of
+    ``n_draws`` candidates drawn from the pool of table rows
+    ``[pool[0], pool[0] + pool[1])`` that pass.
     """
     n_cand = candidates.shape[1]
     sim_rows = np.repeat(rows, n_cand)
     sim_cols = candidates.ravel()
-    keep = _distilled(table, hood, sim_rows, sim_cols, rule, +1, block)
+    keep = _distilled(table, hood, sim_rows, sim_cols, rule, +1, block, own=candidate_sims.ravel())
     out_rows, out_cols, out_labels = [sim_rows[keep]], [sim_cols[keep]], [np.ones(keep.sum(), np.int8)]
     if n_draws:
         start, size = pool
@@ -788,8 +802,10 @@ def _distil_rows(
                 # Draw among the others: skip over the row itself.
                 drawn += drawn >= (chunk - start)[:, None]
             drawn += start
+            own = _row_similarities(table, chunk, drawn, block)
             hit = _distilled(
-                table, hood, np.repeat(chunk, n_draws), drawn.ravel(), rule, -1, block
+                table, hood, np.repeat(chunk, n_draws), drawn.ravel(), rule, -1, block,
+                own=own.ravel(),
             ).reshape(drawn.shape)
             hit &= np.cumsum(hit, axis=1) <= n_dissimilar
             r, c = np.nonzero(hit)

@@ -6,15 +6,19 @@ decides how rows are rounded, which is what makes the results exact (see
 ``skdistillhash.distill``).
 
 Queries and database are cut into blocks; each pair of blocks is one matrix
-product followed by a top-k, and the running best k per query are merged with
-the block's. Peak memory is one ``block_size x block_size`` similarity block
-plus the ``n_queries x k`` results, whatever the number of samples.
+product, merged into the running best k of each query (a top-k only for the
+rows it can change). Peak memory is one ``block_size x block_size``
+similarity block plus the ``n_queries x k`` results, whatever the number of
+samples.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+#: Columns per chunk whose maxima let a block's top-k skip most columns.
+_CHUNK = 32
 
 
 def inner_product_knn(
@@ -59,64 +63,102 @@ def inner_product_knn(
             f"n_neighbors={n_neighbors} must be between 1 and the number of "
             f"candidates per query ({n_candidates})."
         )
-    out_sim = np.empty((n_queries, n_neighbors), dtype=np.float32)
-    out_idx = np.empty((n_queries, n_neighbors), dtype=np.int64)
+    q_all = db if exclude_self else torch.from_numpy(queries).to(device)
+    # Running best k per query; the fillers (-inf, index n_db) lose every tie.
+    best_sim = torch.full((n_queries, n_neighbors), -torch.inf, device=device)
+    best_idx = torch.full((n_queries, n_neighbors), n_db, dtype=torch.int64, device=device)
+    # One reused buffer for the products: a fresh 4096^2 block per product
+    # costs more in page faults than the product itself on CPU.
+    buffer = torch.empty(block_size * min(block_size, n_db), device=device)
     for q_start in range(0, n_queries, block_size):
-        q = torch.from_numpy(queries[q_start : q_start + block_size]).to(device)
-        best_sim = best_idx = None
+        q = q_all[q_start : q_start + block_size]
         for d_start in range(0, n_db, block_size):
-            sim = q @ db[d_start : d_start + block_size].T
-            if exclude_self:
-                _mask_self(sim, q_start, d_start)
-            block_sim, block_idx = _block_topk(sim, n_neighbors)
-            block_idx += d_start
-            if best_sim is None:
-                best_sim, best_idx = block_sim, block_idx
-            else:
-                # Blocks arrive in index order, so every running index is
-                # smaller than every index of this block: a stable sort of the
-                # concatenation breaks ties by index.
-                cat_sim = torch.cat([best_sim, block_sim], dim=1)
-                cat_idx = torch.cat([best_idx, block_idx], dim=1)
-                order = torch.sort(cat_sim, dim=1, descending=True, stable=True).indices
-                order = order[:, :n_neighbors]
-                best_sim = cat_sim.gather(1, order)
-                best_idx = cat_idx.gather(1, order)
-        stop = q_start + q.shape[0]
-        out_sim[q_start:stop] = best_sim.cpu().numpy()
-        out_idx[q_start:stop] = best_idx.cpu().numpy()
-    return out_sim, out_idx
+            d = db[d_start : d_start + block_size]
+            sim = torch.mm(q, d.T, out=buffer[: q.shape[0] * d.shape[0]].view(q.shape[0], d.shape[0]))
+            if exclude_self and d_start == q_start:
+                sim.fill_diagonal_(-torch.inf)
+            _merge(best_sim, best_idx, q_start, sim, d_start)
+    sims, idx = best_sim.cpu().numpy(), best_idx.cpu().numpy()
+    # Ties inside the top k were left in any order: put them in index order.
+    order = np.lexsort((idx, -sims), axis=1)
+    return np.take_along_axis(sims, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
-def _mask_self(sim: torch.Tensor, q_start: int, d_start: int) -> None:
-    """Set the similarity of each query with itself to -inf, in place."""
-    lo = max(q_start, d_start)
-    hi = min(q_start + sim.shape[0], d_start + sim.shape[1])
-    if lo < hi:
-        rows = torch.arange(lo, hi, device=sim.device)
-        sim[rows - q_start, rows - d_start] = -torch.inf
+def _merge(
+    best_sim: torch.Tensor, best_idx: torch.Tensor, row_start: int, sim: torch.Tensor, col_start: int
+) -> None:
+    """Merge one block of similarities into the running best k of its rows, in place.
+
+    Blocks must reach each row in increasing column order: then a value equal
+    to a row's current k-th best has a larger index and loses the tie, so
+    only rows with a strictly larger value can change. Checking that takes
+    the maxima of the block, one pass, much cheaper than a top-k, and after
+    the first blocks most rows are left alone.
+    """
+    k = best_sim.shape[1]
+    rows = torch.arange(row_start, row_start + sim.shape[0], device=sim.device)
+    chunked = sim.shape[1] % _CHUNK == 0 and sim.shape[1] >= 4 * (k + 1) * _CHUNK
+    maxima = sim.view(sim.shape[0], -1, _CHUNK).amax(dim=2) if chunked else sim
+    hit = torch.nonzero(maxima.amax(dim=1) > best_sim[rows, -1]).flatten()
+    if not hit.numel():
+        return
+    if 2 * hit.numel() <= sim.shape[0]:
+        rows, sim, maxima = rows[hit], sim.index_select(0, hit), maxima.index_select(0, hit)
+    # else most rows can change: a top-k of all is cheaper than the gather.
+    if chunked:
+        block_sim, block_pos = _chunked_topk(sim, maxima, k)
+    else:
+        block_sim, block_pos = _topk(sim, k)
+    cat_idx = torch.cat([best_idx[rows], block_pos + col_start], dim=1)
+    new_sim, pos = _topk(torch.cat([best_sim[rows], block_sim], dim=1), k, cat_idx)
+    best_sim[rows] = new_sim
+    best_idx[rows] = cat_idx.gather(1, pos)
 
 
-def _block_topk(sim: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Top ``min(k, n_columns)`` of each row, ordered by (-similarity, index)."""
-    n_cols = sim.shape[1]
-    if n_cols <= k:
-        order = torch.sort(sim, dim=1, descending=True, stable=True).indices
-        return sim.gather(1, order), order
-    # torch.topk picks arbitrarily among equal values: take one extra to see
-    # whether the k-th value is tied with values left out.
-    values, indices = torch.topk(sim, k + 1, dim=1, sorted=True)
-    tied_rows = torch.nonzero(values[:, k] == values[:, k - 1]).flatten()
-    values, indices = values[:, :k], indices[:, :k]
-    # Within the top k, order ties by index: sort by index, then stably by value.
-    by_index = torch.sort(indices, dim=1).indices
-    values, indices = values.gather(1, by_index), indices.gather(1, by_index)
-    by_value = torch.sort(values, dim=1, descending=True, stable=True).indices
-    values, indices = values.gather(1, by_value), indices.gather(1, by_value)
-    if tied_rows.numel():
-        # Rare on real features, common on small-integer data: a full stable
-        # sort of those rows keeps the smallest indices among the tied.
-        order = torch.sort(sim[tied_rows], dim=1, descending=True, stable=True).indices[:, :k]
-        values[tied_rows] = sim[tied_rows].gather(1, order)
-        indices[tied_rows] = order
-    return values, indices
+def _chunked_topk(sim: torch.Tensor, maxima: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``_topk(sim, k)`` looking only into the k + 1 chunks of largest maxima.
+
+    Any value outside those chunks is at most their smallest maximum, and
+    k + 1 values (their maxima) are at least that: it can only enter the top
+    k through a tie at the k-th place, which the k + 1-th value shows, and
+    such rows go to the full ``_topk``. The rest costs a top-k over
+    (k + 1) * _CHUNK columns instead of all.
+    """
+    chunks = torch.topk(maxima, k + 1, dim=1).indices
+    cols = (chunks[:, :, None] * _CHUNK + torch.arange(_CHUNK, device=sim.device)).flatten(1)
+    top, pos = torch.topk(sim.gather(1, cols), k + 1, dim=1)
+    tied = torch.nonzero(top[:, k] == top[:, k - 1]).flatten()
+    top, pos = top[:, :k], cols.gather(1, pos[:, :k])
+    if tied.numel():
+        top[tied], pos[tied] = _topk(sim[tied], k)
+    return top, pos
+
+
+def _topk(
+    values: torch.Tensor, k: int, index: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``min(k, n_columns)`` largest values of each row and their columns.
+
+    Values come out in decreasing order. Among values tied at the k-th place,
+    the smallest ``index`` wins (``index`` defaults to the column number).
+    torch.topk picks arbitrarily among ties, so one extra value tells which
+    rows have a tie at the boundary; only those (rare on real features,
+    common on small integers) are sorted in full, lexicographically.
+    """
+    n_cols = values.shape[1]
+    if n_cols > k:
+        top, pos = torch.topk(values, k + 1, dim=1)
+        tied = torch.nonzero(top[:, k] == top[:, k - 1]).flatten()
+        top, pos = top[:, :k], pos[:, :k]
+    else:
+        top, pos = torch.topk(values, n_cols, dim=1)
+        tied = torch.empty(0, dtype=torch.int64, device=values.device)
+    if tied.numel():
+        rows = values[tied]
+        by_index = torch.sort(index[tied], dim=1).indices if index is not None else None
+        if by_index is not None:
+            rows = rows.gather(1, by_index)
+        order = torch.sort(rows, dim=1, descending=True, stable=True).indices[:, :k]
+        top[tied] = rows.gather(1, order)
+        pos[tied] = by_index.gather(1, order) if by_index is not None else order
+    return top, pos
