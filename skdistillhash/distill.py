@@ -43,6 +43,8 @@ _N_BINS = 100
 #: SSDH's published code uses 2 and 2; DistillHash's were chosen on a
 #: validation split (docs/benchmarks.md, "Pair distillation").
 _STD_FACTORS = {"ssdh": (2.0, 2.0), "distillhash": (1.5, 0.5)}
+#: Floor of the floats per chunk of pair labelling (16 MiB).
+_MIN_CHUNK_FLOATS = 1 << 22
 #: Dissimilar candidates drawn per row are capped at this many per wanted pair.
 _MAX_DRAWS_PER_PAIR = 128
 
@@ -82,7 +84,8 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     s* its Bayes optimal label (+1 iff P(s = +1 | x_i, x_j) > 1/2). Model
     s~ as s corrupted by pair-dependent noise of rates
     rho_- = P(s~ = +1 | s = -1) and rho_+ = P(s~ = -1 | s = +1), bounded by
-    rho_-^max and rho_+^max with rho_+^max + rho_-^max < 1. Then, since
+    rho_-^max and rho_+^max (the paper's mild assumption is that the noise
+    leaves signal: rho_+ + rho_- < 1 pair by pair). Then, since
     P(s~ = +1 | x) = eta * P(s~ = +1 | s = +1, x) + (1 - eta) * rho_-(x)
     is at most (1 + rho_-)/2 whenever eta = P(s = +1 | x) <= 1/2:
 
@@ -319,7 +322,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         )
         a, b = _random_pairs(n, self.n_pair_samples, rng)
         table = torch.from_numpy(features).to(device)
-        distances = 1.0 - _pair_similarities(table, a, b, self.batch_size).astype(np.float64)
+        distances = 1.0 - _pair_similarities(table, a, b, self._budget()).astype(np.float64)
         mode, left_std, right_std = _half_gaussians(distances)
         alpha, beta = _STD_FACTORS[self.strategy]
         alpha = alpha if self.similar_std_factor is None else self.similar_std_factor
@@ -346,7 +349,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
         rule = self._rule()
         hood = torch.from_numpy(self._hood).to(device)
-        self.dissimilar_rate_ = float(_distilled(table, hood, a, b, rule, -1, self.batch_size).mean())
+        self.dissimilar_rate_ = float(_distilled(table, hood, a, b, rule, -1, self._budget()).mean())
         self._n_draws = _n_draws(self.n_dissimilar, self.dissimilar_rate_, n - 1)
         if self.n_dissimilar and not self._n_draws:
             warnings.warn(
@@ -360,7 +363,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             table, hood, rule, rows, neighbors[:, : self.n_neighbors], sims[:, : self.n_neighbors],
             pool=(0, n), keys=rows.astype(np.uint64), exclude_self=True,
             n_dissimilar=self.n_dissimilar, n_draws=self._n_draws, seed=self._seed,
-            block=self.batch_size,
+            budget=self._budget(),
         )
         self.graph_ = _to_csr(*pairs, shape=(n, n), symmetric=True)
         return self
@@ -425,7 +428,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 neighbors[new, : self.n_neighbors], sims[new, : self.n_neighbors], pool=(0, n_fit),
                 keys=(n_fit + neighbors[new, 0]).astype(np.uint64), exclude_self=False,
                 n_dissimilar=self.n_dissimilar, n_draws=self._n_draws, seed=self._seed,
-                block=self.batch_size,
+                budget=self._budget(),
             )
             rows.append(new[r - n_fit])
             cols.append(c)
@@ -465,7 +468,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             return labels
         # Bound the (n_a * (K+1)) x (n_b * (K+1)) neighbour-label block.
         width = self._hood.shape[1]
-        step = max(1, self.batch_size**2 // (width**2 * b.size))
+        step = max(1, self._budget() // (width**2 * b.size))
         for start in range(0, a.size, step):
             chunk = a[start : start + step]
             labels[start : start + step] = _label_block(table, self._hood, chunk, b, rule)
@@ -528,6 +531,11 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     # -------------------------------------------------------------- helpers
 
+    def _budget(self) -> int:
+        """Floats per chunk of pair labelling: the search block, but never tiny
+        (per-call overhead dominates small chunks)."""
+        return max(self.batch_size**2, _MIN_CHUNK_FLOATS)
+
     def _rule(self) -> _Rule:
         local = self.strategy == "distillhash"
         n_pairs = self._hood.shape[1] ** 2
@@ -569,7 +577,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         # |q|^2 with it, so only those columns need an element-wise check.
         self_sim = _pair_similarities(
             torch.from_numpy(features), np.arange(len(features)), np.arange(len(features)),
-            self.batch_size,
+            self._budget(),
         )
         rows, cols = np.nonzero(sims == self_sim[:, None])
         equal = np.all(features[rows] == self._fit_X[neighbors[rows, cols]], axis=1)
@@ -599,7 +607,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             table, hood, self._rule(), table_rows, n_fit + within, within_sims, pool=(n_fit, n_q),
             keys=table_rows.astype(np.uint64), exclude_self=True,
             n_dissimilar=self.n_dissimilar, n_draws=min(self._n_draws, n_q - 1),
-            seed=self._seed, block=self.batch_size,
+            seed=self._seed, budget=self._budget(),
         )
         return _to_csr(r - n_fit, c - n_fit, lab, shape=(n_q, n_q), symmetric=True)
 
@@ -665,10 +673,10 @@ def _n_draws(n_dissimilar: int, pass_rate: float, n_pool: int) -> int:
     return int(min(wanted, _MAX_DRAWS_PER_PAIR * n_dissimilar, n_pool))
 
 
-def _pair_similarities(table: torch.Tensor, a: np.ndarray, b: np.ndarray, block: int) -> np.ndarray:
+def _pair_similarities(table: torch.Tensor, a: np.ndarray, b: np.ndarray, budget: int) -> np.ndarray:
     """Cosine similarity of each pair of rows (a[t], b[t]) of ``table``."""
     out = np.empty(len(a), dtype=np.float32)
-    step = max(1, block**2 // (2 * table.shape[1]))
+    step = max(1, budget // (2 * table.shape[1]))
     for start in range(0, len(a), step):
         ia = torch.from_numpy(a[start : start + step]).to(table.device)
         ib = torch.from_numpy(b[start : start + step]).to(table.device)
@@ -683,7 +691,7 @@ def _distilled(
     b: np.ndarray,
     rule: _Rule,
     sign: int,
-    block: int,
+    budget: int,
     own: np.ndarray | None = None,
 ) -> np.ndarray:
     """Whether each pair (a[t], b[t]) of table rows is distilled with label ``sign``.
@@ -693,13 +701,13 @@ def _distilled(
     is ``sign``, the count of neighbour pairs with the same initial label.
     """
     if own is None:
-        own = _pair_similarities(table, a, b, block)
+        own = _pair_similarities(table, a, b, budget)
     hit = own > rule.similar_sim if sign > 0 else own < rule.dissimilar_sim
     if not rule.local:
         return hit
     live = np.flatnonzero(hit)
     width = hood.shape[1]
-    step = max(1, block**2 // (2 * width * table.shape[1]))
+    step = max(1, budget // (2 * width * table.shape[1]))
     for start in range(0, live.size, step):
         pick = live[start : start + step]
         ia = hood[torch.from_numpy(a[pick]).to(hood.device)]
@@ -713,10 +721,10 @@ def _distilled(
     return hit
 
 
-def _row_similarities(table: torch.Tensor, rows: np.ndarray, cols: np.ndarray, block: int) -> np.ndarray:
+def _row_similarities(table: torch.Tensor, rows: np.ndarray, cols: np.ndarray, budget: int) -> np.ndarray:
     """Similarity of each row with each of its own columns: (len(rows), m) for cols (len(rows), m)."""
     out = np.empty(cols.shape, dtype=np.float32)
-    step = max(1, block**2 // (cols.shape[1] * table.shape[1]))
+    step = max(1, budget // (cols.shape[1] * table.shape[1]))
     for start in range(0, len(rows), step):
         r = torch.from_numpy(rows[start : start + step]).to(table.device)
         c = torch.from_numpy(cols[start : start + step]).to(table.device)
@@ -778,7 +786,7 @@ def _distil_rows(
     n_dissimilar: int,
     n_draws: int,
     seed: np.uint64,
-    block: int,
+    budget: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Distilled pairs (row, column, label) of the given table rows.
 
@@ -790,11 +798,11 @@ def _distil_rows(
     n_cand = candidates.shape[1]
     sim_rows = np.repeat(rows, n_cand)
     sim_cols = candidates.ravel()
-    keep = _distilled(table, hood, sim_rows, sim_cols, rule, +1, block, own=candidate_sims.ravel())
+    keep = _distilled(table, hood, sim_rows, sim_cols, rule, +1, budget, own=candidate_sims.ravel())
     out_rows, out_cols, out_labels = [sim_rows[keep]], [sim_cols[keep]], [np.ones(keep.sum(), np.int8)]
     if n_draws:
         start, size = pool
-        step = max(1, block**2 // n_draws)
+        step = max(1, budget // n_draws)
         for lo in range(0, rows.size, step):
             chunk = rows[lo : lo + step]
             drawn = _draws(keys[lo : lo + step], n_draws, size - exclude_self, seed)
@@ -802,9 +810,9 @@ def _distil_rows(
                 # Draw among the others: skip over the row itself.
                 drawn += drawn >= (chunk - start)[:, None]
             drawn += start
-            own = _row_similarities(table, chunk, drawn, block)
+            own = _row_similarities(table, chunk, drawn, budget)
             hit = _distilled(
-                table, hood, np.repeat(chunk, n_draws), drawn.ravel(), rule, -1, block,
+                table, hood, np.repeat(chunk, n_draws), drawn.ravel(), rule, -1, budget,
                 own=own.ravel(),
             ).reshape(drawn.shape)
             hit &= np.cumsum(hit, axis=1) <= n_dissimilar
