@@ -18,7 +18,6 @@ Nothing here needs the network: no intersphinx, no downloads.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path

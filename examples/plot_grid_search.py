@@ -110,7 +110,8 @@ for n_bits in np.unique(bits):
     ax_map.errorbar(rates[mine], cv["mean_test_score"][mine], yerr=cv["std_test_score"][mine],
                     marker="o", capsize=3, label=f"{n_bits} bits")
 ax_map.set(xlabel="false_similar_rate (similar threshold = (1 + rate) / 2)",
-           ylabel="CV MAP@100", title=f"GridSearchCV on the database\nquery MAP@100 of the best: {test_map:.3f}")
+           ylabel="CV MAP@100",
+           title=f"GridSearchCV on the database\nquery MAP@100 of the best: {test_map:.3f}")
 ax_map.legend()
 ax_pairs.plot(RATES, precision, marker="o", color="C2")
 ax_pairs.set(xlabel="false_similar_rate", ylabel="precision of similar pairs",
