@@ -12,8 +12,10 @@ stays within [-1, 1], where float32 represents such multiples exactly: cosine
 similarities come out bit-identical whatever the summation order, block size
 or device (TF32 matmuls aside, which torch leaves off by default). Hence the
 kNN is exact with deterministic ties, ``pair_labels`` agrees with ``graph_``
-to the bit, and the graph is exactly symmetric. The rounding moves a
-similarity by at most about 1e-3, far below the resolution of the rule.
+to the bit, and the graph is exactly symmetric. Rounding moves each
+coordinate by at most 2**-13, hence a similarity by at most sqrt(d) * 2**-12
+(typically about 1e-4) besides a factor common to all pairs, far below the
+resolution of the rule; near-ties among neighbours may swap.
 """
 
 from __future__ import annotations
@@ -456,8 +458,8 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         -------
         labels : ndarray of shape (n_a, n_b), dtype int8
             +1 distilled similar, -1 distilled dissimilar, 0 dropped. Costs
-            O(n_a * n_b * n_features) (times (K+1)^2 at worst, when the
-            neighbourhoods of the rows do not overlap).
+            one product of the two sets of neighbourhoods,
+            O(n_a * n_b * (K+1)^2 * n_features) (K = 0 for SSDH).
         """
         check_is_fitted(self)
         a, b = (self._check_rows(idx, name) for idx, name in ((a_idx, "a_idx"), (b_idx, "b_idx")))

@@ -1,0 +1,163 @@
+"""Quality of distilled pairs against true labels, with the anchors it must beat.
+
+For each data set and strategy: precision of the distilled similar pairs
+next to the plain kNN graph with the same number of pairs, precision of the
+distilled dissimilar pairs next to random pairs, and coverage (fraction of
+samples with at least one similar pair). Labels are used for measuring only.
+
+    python benchmarks/bench_distill_quality.py            # digits + Fashion-MNIST 10k
+    python benchmarks/bench_distill_quality.py --tune     # grid on the validation split
+
+``--tune`` runs the grid that chose the DistillHash defaults, on a
+Fashion-MNIST validation split: 10,000 database samples outside the 10k
+training subset that the report uses (queries are never touched).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from skdistillhash.distill import PairDistiller
+
+
+def knn_anchor(distiller: PairDistiller, y: np.ndarray) -> tuple[int, float, float]:
+    """The symmetrized kNN graph whose pair count is closest to the distilled one.
+
+    Returns (k, pairs per sample, precision). Pairs are unordered, as in the
+    distilled graph: a kNN graph and a distilled graph with the same count
+    give the same number of training pairs.
+    """
+    n = distiller.n_samples_fit_
+    target = (distiller.graph_ > 0).sum() / 2
+    best = None
+    for k in range(1, distiller.neighbors_.shape[1] + 1):
+        rows = np.repeat(np.arange(n), k)
+        cols = distiller.neighbors_[:, :k].ravel()
+        knn = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+        pairs = sp.triu(knn + knn.T, k=1).tocoo()
+        gap = abs(pairs.nnz - target)
+        if best is None or gap < best[0]:
+            precision = float(np.mean(y[pairs.row] == y[pairs.col]))
+            best = (gap, k, pairs.nnz / n, precision)
+    return best[1:]
+
+
+def random_dissimilar(y: np.ndarray) -> float:
+    """Precision of a uniformly random pair as 'dissimilar': 1 - sum_c p_c^2."""
+    p = np.bincount(y) / y.size
+    return float(1 - np.sum(p**2))
+
+
+def evaluate(distiller: PairDistiller, X: np.ndarray, y: np.ndarray) -> dict:
+    start = time.perf_counter()
+    distiller.fit(X)
+    seconds = time.perf_counter() - start
+    distiller.score(X, y)
+    graph = distiller.graph_
+    k, knn_pairs, knn_precision = knn_anchor(distiller, y)
+    return dict(
+        seconds=seconds,
+        similar_pairs=(graph > 0).sum() / 2 / X.shape[0],
+        similar_precision=distiller.similar_precision_,
+        knn_k=k,
+        knn_pairs=knn_pairs,
+        knn_precision=knn_precision,
+        coverage=distiller.coverage_,
+        dissimilar_pairs=(graph < 0).sum() / 2 / X.shape[0],
+        dissimilar_precision=distiller.dissimilar_precision_,
+        random_precision=random_dissimilar(y),
+    )
+
+
+def datasets(names):
+    from skdistillhash.datasets import load_digits_split, load_fashion_mnist
+
+    for name in names:
+        if name == "digits":
+            data = load_digits_split()
+            yield "digits (1,497 db)", data.X_train, data.y_train
+        elif name == "fashion":
+            data = load_fashion_mnist(n_train=10_000)
+            yield "Fashion-MNIST (10k train)", data.X_train, data.y_train
+        elif name == "fashion-validation":
+            data = load_fashion_mnist(n_train=10_000)
+            rng = np.random.RandomState(1)
+            pool = np.setdiff1d(np.arange(data.X_db.shape[0]), np.searchsorted(data.db_idx, data.train_idx))
+            pick = np.sort(rng.choice(pool, 10_000, replace=False))
+            yield "Fashion-MNIST validation (10k)", data.X_db[pick], data.y_db[pick]
+
+
+HEADER = (
+    "| data | strategy | similar pairs/sample | similar precision | kNN (k) pairs/sample"
+    " | kNN precision | coverage | dissimilar precision | random pairs | fit s |"
+)
+
+
+def row(name: str, strategy: str, r: dict) -> str:
+    return (
+        f"| {name} | {strategy} | {r['similar_pairs']:.1f} | {r['similar_precision']:.3f} "
+        f"| ({r['knn_k']}) {r['knn_pairs']:.1f} | {r['knn_precision']:.3f} | {r['coverage']:.3f} "
+        f"| {r['dissimilar_precision']:.3f} | {r['random_precision']:.3f} | {r['seconds']:.1f} |"
+    )
+
+
+def report(names, seed: int) -> None:
+    print(HEADER)
+    print("|" + "---|" * (HEADER.count("|") - 1))
+    configs = [
+        ("ssdh", {"strategy": "ssdh"}),
+        ("distillhash", {}),
+        # Distillation alone: the same initial labels as SSDH, then the posterior check.
+        ("distillhash, alpha=beta=2", {"similar_std_factor": 2.0, "dissimilar_std_factor": 2.0}),
+    ]
+    for name, X, y in datasets(names):
+        for label, params in configs:
+            r = evaluate(PairDistiller(random_state=seed, **params), X, y)
+            print(row(name, label, r), flush=True)
+
+
+def tune(seed: int) -> None:
+    """The grid behind the DistillHash defaults; each side of the rule separately.
+
+    The similar side depends on (similar_std_factor, neighborhood_size,
+    false_similar_rate), the dissimilar side on (dissimilar_std_factor,
+    neighborhood_size, false_dissimilar_rate), so one fit per combination
+    serves both sides.
+    """
+    (name, X, y), = datasets(["fashion-validation"])
+    print(f"{name}: random pair dissimilar precision {random_dissimilar(y):.3f}")
+    print("| alpha | beta | K | rho | similar pairs/sample | similar precision | kNN precision "
+          "| coverage | dissimilar precision | dissimilar rate |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    factors = [(1.0, 0.0), (1.25, 0.5), (1.5, 1.0), (2.0, 2.0)]
+    for (alpha, beta), k, rho in itertools.product(factors, [3, 5, 10], [0.25, 0.5, 0.75]):
+        distiller = PairDistiller(
+            similar_std_factor=alpha, dissimilar_std_factor=beta, neighborhood_size=k,
+            false_similar_rate=rho, false_dissimilar_rate=rho, random_state=seed,
+        )
+        r = evaluate(distiller, X, y)
+        print(f"| {alpha} | {beta} | {k} | {rho} | {r['similar_pairs']:.1f} "
+              f"| {r['similar_precision']:.3f} | {r['knn_precision']:.3f} | {r['coverage']:.3f} "
+              f"| {r['dissimilar_precision']:.3f} | {distiller.dissimilar_rate_:.3f} |", flush=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["digits", "fashion"],
+                        choices=["digits", "fashion", "fashion-validation"])
+    parser.add_argument("--tune", action="store_true", help="grid on the validation split")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.tune:
+        tune(args.seed)
+    else:
+        report(args.data, args.seed)
+
+
+if __name__ == "__main__":
+    main()
