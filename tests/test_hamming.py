@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sklearn.neighbors import NearestNeighbors
 
 from skdistillhash._bits import pack_bits
-from skdistillhash._hamming import _faiss, _numpy, make_index, prefers_mih
+from skdistillhash._hamming import _faiss, _numpy, _torch_backend, make_index, prefers_mih
 from skdistillhash._hamming._mih import MultiIndexHashing, n_substrings
 from skdistillhash._hamming._numpy import NumpyIndex, pairwise_hamming
 from skdistillhash._hamming._torch_backend import TorchIndex
@@ -65,11 +65,13 @@ def tied_codes(draw, max_n=300):
 
 @contextmanager
 def small_blocks():
-    """Tiny numpy blocks, so small tests cross many block and merge boundaries."""
+    """Tiny blocks, so small tests cross many block and merge boundaries."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_numpy, "_QUERY_BLOCK", 3)
         mp.setattr(_numpy, "_DB_BLOCK", 16)
         mp.setattr(_numpy, "_MERGE_EVERY", 1)
+        mp.setattr(_torch_backend, "_QUERY_CHUNK", 4)
+        mp.setattr(_torch_backend, "_PAIRS_PER_STEP", 160)  # 40 codes per block
         yield
 
 
@@ -88,14 +90,15 @@ def test_knn_matches_reference_with_heavy_ties(backend, data, k_frac):
 
 @settings(max_examples=40, deadline=None)
 @given(data=tied_codes(), k_frac=st.floats(0, 1), n_jobs=st.sampled_from([1, 2]))
-def test_numpy_knn_across_blocks_and_merges(data, k_frac, n_jobs):
+def test_knn_across_blocks_and_merges(data, k_frac, n_jobs):
     q, db = data
     k = 1 + int(k_frac * (len(db) - 1))
-    with small_blocks():
-        dist, idx = NumpyIndex(db, n_jobs=n_jobs).knn(q, k)
     ref_dist, ref_idx = reference_knn(q, db, k)
-    np.testing.assert_array_equal(dist, ref_dist)
-    np.testing.assert_array_equal(idx, ref_idx)
+    with small_blocks():
+        for index in (NumpyIndex(db, n_jobs=n_jobs), TorchIndex(db, device="cpu")):
+            dist, idx = index.knn(q, k)
+            np.testing.assert_array_equal(dist, ref_dist)
+            np.testing.assert_array_equal(idx, ref_idx)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -112,13 +115,14 @@ def test_radius_matches_reference(backend, data, r):
 
 @settings(max_examples=30, deadline=None)
 @given(data=tied_codes(), r=st.integers(0, 12))
-def test_numpy_radius_across_blocks(data, r):
+def test_radius_across_blocks(data, r):
     q, db = data
     with small_blocks():
-        got = split_csr(*NumpyIndex(db, n_jobs=2).radius(q, r))
-    for (d, i), (ref_d, ref_i) in zip(got, reference_radius(q, db, r), strict=True):
-        np.testing.assert_array_equal(i, ref_i)
-        np.testing.assert_array_equal(d, ref_d)
+        for index in (NumpyIndex(db, n_jobs=2), TorchIndex(db, device="cpu")):
+            got = split_csr(*index.radius(q, r))
+            for (d, i), (ref_d, ref_i) in zip(got, reference_radius(q, db, r), strict=True):
+                np.testing.assert_array_equal(i, ref_i)
+                np.testing.assert_array_equal(d, ref_d)
 
 
 @settings(max_examples=60, deadline=None)

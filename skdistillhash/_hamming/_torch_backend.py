@@ -4,8 +4,12 @@ For codes in {-1, +1}^n, ``d(b_i, b_j) = (n - <b_i, b_j>) / 2``, so a GEMM
 gives every distance of a block at once, which is what GPUs are fast at. The
 products are integers in [-n, n]: float32 holds them exactly for n < 2**24 and
 float16 for n <= 2048 (every partial sum is such an integer too), so the
-results are exact, not approximate. Ties are broken on the device by sorting
-unique int64 keys ``distance * n_samples + index``.
+results are exact, not approximate.
+
+Ties are broken by index with one key per pair, ``distance * stride +
+column`` within a database block of ``stride`` columns. Keeping every key
+below 2**24 makes it an exact float32 integer, so the GEMM's output becomes
+the keys in one fused pass (``addmm``), and ``topk`` on unique keys is exact.
 """
 
 from __future__ import annotations
@@ -15,8 +19,7 @@ import torch
 
 from .._torch._device import resolve_device
 
-# Distances kept on the device per step: 2**24 pairs (64 MiB of float32
-# products plus 128 MiB of int64 keys) fits any GPU and most CPUs.
+# Pairs per step: 2**24 float32 keys (64 MiB) fit any GPU and most CPUs.
 _PAIRS_PER_STEP = 2**24
 _QUERY_CHUNK = 1024
 
@@ -50,13 +53,14 @@ class TorchIndex:
         for start in range(0, len(queries), _QUERY_CHUNK):
             q = self._signs(self._to_device(queries[start : start + _QUERY_CHUNK]))
             best = None
-            for db_start, d in self._distance_blocks(q, k):
-                keys = d * self.n_samples + torch.arange(
-                    db_start, db_start + d.shape[1], device=self.device
-                )
+            for db_start, stride, keys in self._key_blocks(q):
+                top = torch.topk(keys, min(k, keys.shape[1]), dim=1, largest=False).values
+                d = torch.div(top, stride, rounding_mode="floor")
+                top = d.long() * self.n_samples + (top - d * stride).long() + db_start
                 if best is not None:
-                    keys = torch.cat([best, keys], dim=1)
-                best = torch.topk(keys, min(k, keys.shape[1]), dim=1, largest=False).values
+                    top = torch.cat([best, top], dim=1)
+                    top = torch.topk(top, min(k, top.shape[1]), dim=1, largest=False).values
+                best = top
             best = torch.sort(best, dim=1).values.cpu().numpy()
             stop = start + len(best)
             np.divmod(best, self.n_samples, out=(dist[start:stop], idx[start:stop]),
@@ -68,10 +72,10 @@ class TorchIndex:
         rows, dists, idx = [], [], []
         for start in range(0, len(queries), _QUERY_CHUNK):
             q = self._signs(self._to_device(queries[start : start + _QUERY_CHUNK]))
-            for db_start, d in self._distance_blocks(q, 1):
-                i, j = torch.nonzero(d <= r, as_tuple=True)
+            for db_start, stride, keys in self._key_blocks(q):
+                i, j = torch.nonzero(keys < (r + 1) * stride, as_tuple=True)
                 rows.append((i + start).cpu().numpy())
-                dists.append(d[i, j].cpu().numpy())
+                dists.append(torch.div(keys[i, j], stride, rounding_mode="floor").cpu().numpy())
                 idx.append((j + db_start).cpu().numpy())
         rows, dists, idx = (np.concatenate(a) for a in (rows, dists, idx))
         order = np.lexsort((idx, dists, rows))
@@ -79,13 +83,25 @@ class TorchIndex:
         np.cumsum(np.bincount(rows, minlength=len(queries)), out=indptr[1:])
         return indptr, dists[order].astype(np.int32), idx[order].astype(np.int64)
 
-    def _distance_blocks(self, q, min_block):
-        """Yield (first index, int64 distances) for database blocks against ``q``."""
-        block = max(min_block, _PAIRS_PER_STEP // len(q))
-        for db_start in range(0, self.n_samples, block):
-            db = self._signs(self._codes[db_start : db_start + block])
-            dots = (q @ db.T).float()
-            yield db_start, ((self.n_bits - dots) * 0.5).round_().long()
+    def _key_blocks(self, q):
+        """Yield (first index, stride, keys) per database block against ``q``.
+
+        ``keys[i, j] = distance * stride + j``, float32, exact: the product
+        ``dot * stride / 2`` is a multiple of 1/2 below 2**23 and the sum an
+        integer below 2**24.
+        """
+        stride = max(1, min(_PAIRS_PER_STEP // len(q), 2**24 // (self.n_bits + 1)))
+        bias = self.n_bits * stride / 2 + torch.arange(
+            stride, dtype=torch.float32, device=self.device
+        )
+        for db_start in range(0, self.n_samples, stride):
+            db = self._signs(self._codes[db_start : db_start + stride])
+            width = len(db)
+            if q.dtype == torch.float32:
+                keys = torch.addmm(bias[:width], q, db.T, alpha=-stride / 2)
+            else:  # float16 products are exact, but not the keys: scale in float32
+                keys = torch.add(bias[:width], (q @ db.T).float(), alpha=-stride / 2)
+            yield db_start, stride, keys
 
     def _to_device(self, codes):
         return torch.from_numpy(np.ascontiguousarray(codes)).to(self.device)
