@@ -9,26 +9,29 @@ import torch.nn.functional as F
 def pair_weights(labels: torch.Tensor, balanced: bool, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Per-pair weights summing to 1 over the labelled pairs of a batch.
 
-    Each unordered pair counts once (upper triangle); unlabelled pairs (0)
-    weigh nothing. ``balanced=True`` gives the similar and the dissimilar
-    pairs half the total weight each: the likelihood reweighted by inverse
-    class frequency (as in HashNet's weighted maximum likelihood), because
-    similar pairs are a small minority of the labelled pairs.
+    ``labels`` is symmetric with a zero diagonal (``pair_labels(idx, idx)``),
+    so every unordered pair appears twice with the same label and weight:
+    normalising over the full matrix counts each pair once, without building
+    a triangle mask. Unlabelled pairs (0) weigh nothing. ``balanced=True``
+    gives the similar and the dissimilar pairs half the total weight each:
+    the likelihood reweighted by inverse class frequency (as in HashNet's
+    weighted maximum likelihood), because similar pairs are a small minority
+    of the labelled pairs.
 
-    Returns the weights, the {1, 0} targets and the number of labelled pairs.
+    Returns the weights, the {1, 0} targets and the number of labelled
+    (unordered) pairs.
     """
-    upper = torch.ones_like(labels, dtype=torch.bool).triu(diagonal=1)
-    similar = ((labels > 0) & upper).to(dtype)
-    dissimilar = ((labels < 0) & upper).to(dtype)
+    similar = (labels > 0).to(dtype)
+    dissimilar = (labels < 0).to(dtype)
     n_similar, n_dissimilar = similar.sum(), dissimilar.sum()
-    n_pairs = int(n_similar.item() + n_dissimilar.item())
+    n_pairs = int(n_similar.item() + n_dissimilar.item()) // 2
     if balanced:
         n_present = (n_similar > 0).to(dtype) + (n_dissimilar > 0).to(dtype)
         weights = similar / (n_present * n_similar).clamp(min=1) + dissimilar / (
             n_present * n_dissimilar
         ).clamp(min=1)
     else:
-        weights = (similar + dissimilar) / max(n_pairs, 1)
+        weights = (similar + dissimilar) / max(2 * n_pairs, 1)
     return weights, similar, n_pairs
 
 
