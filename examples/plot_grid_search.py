@@ -22,10 +22,10 @@ does).
 # %%
 # A pipeline whose distiller parameters are reachable by name
 # -----------------------------------------------------------
-# Nested parameters need an explicit :class:`~skdistillhash.PairDistiller`
-# (``distiller=None`` means the defaults but exposes no ``distiller__*``
-# names). In the pipeline below the threshold is
-# ``hash__distiller__false_similar_rate``.
+# The distiller's parameters are reachable as ``distiller__<name>``, also
+# with the default ``distiller=None`` (setting one puts a
+# :class:`~skdistillhash.PairDistiller` in its place). In the pipeline below
+# the threshold is ``hash__distiller__false_similar_rate``.
 import os
 
 import matplotlib.pyplot as plt
