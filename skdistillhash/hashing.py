@@ -239,14 +239,9 @@ class DistillHash(BaseHasher):
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         """2-D features for the MLP backbone, 4-D images (n, C, H, W) otherwise."""
-        if not reset:
+        if not reset and getattr(X, "ndim", None) in (2, 4):
             # Before validate_data: its n_features message would hide the real problem.
-            ndim = np.ndim(X)
-            if ndim != self.input_ndim_:
-                raise ValueError(
-                    f"X has ndim={ndim}, but this DistillHash was fitted on "
-                    f"ndim={self.input_ndim_} input."
-                )
+            self._check_ndim(X.ndim)
         X = validate_data(
             self,
             X,
@@ -261,7 +256,16 @@ class DistillHash(BaseHasher):
             raise ValueError(
                 f"backbone={self.backbone!r} takes {kind}; got an array with ndim={X.ndim}."
             )
+        if not reset:
+            self._check_ndim(X.ndim)
         return X
+
+    def _check_ndim(self, ndim: int) -> None:
+        if ndim != self.input_ndim_:
+            raise ValueError(
+                f"X has ndim={ndim}, but this DistillHash was fitted on "
+                f"ndim={self.input_ndim_} input."
+            )
 
     # -- fit ----------------------------------------------------------------
 
