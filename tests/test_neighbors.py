@@ -12,7 +12,6 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdistillhash import _hamming
 from skdistillhash._bits import pack_bits
@@ -41,13 +40,6 @@ def brute(q_bits, db_bits, k=None, exclude_self=False):
     order = np.lexsort((np.broadcast_to(np.arange(len(db_bits)), dist.shape), dist), axis=1)
     order = order[:, :k]
     return np.take_along_axis(dist, order, axis=1), order
-
-
-@parametrize_with_checks(
-    [HammingNeighbors()], expected_failed_checks=lambda est: est._expected_failed_checks
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
