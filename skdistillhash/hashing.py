@@ -293,6 +293,7 @@ class DistillHash(BaseHasher):
         from ._torch._networks import HashNetwork, build_backbone, build_head
         from ._torch._sampler import AnchorNeighborSampler
         from ._torch._train import TrainConfig, encode, train_hash_network
+
         self._check_architecture()
         device = resolve_device(self.device)
         # Validate on a throwaway copy so a failed fit leaves no n_features_in_ behind.
