@@ -154,8 +154,9 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         Where the neighbour search and the labelling run: "auto", "cpu",
         "cuda" or "cuda:N".
     batch_size : int, default=4096
-        Block size of the neighbour search; peak memory is about
-        ``batch_size ** 2`` floats beyond the fitted state.
+        Query block size of the neighbour search (database blocks are 4
+        times wider); peak memory is about ``4 * batch_size ** 2`` floats
+        (256 MiB at the default) beyond the fitted state.
     random_state : int, RandomState instance or None, default=None
         Seeds the pair sample and the dissimilar candidates; an int gives
         identical output on every run.
