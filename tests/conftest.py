@@ -1,6 +1,14 @@
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 from sklearn.datasets import load_digits
+
+# CI runs the same examples every time (HYPOTHESIS_PROFILE=ci in .ci/run), so
+# a red build is reproducible; local runs keep exploring new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -231,8 +231,9 @@ def test_codes_invariant_to_positive_scaling(
     Hasher, n_samples, n_features, n_bits, log2_scale, seed
 ):
     # Both hashers centre the data and take signs, so multiplying X by a power
-    # of two (exact in floating point) gives the same codes.
-    n_bits = min(n_bits, n_features)
+    # of two (exact in floating point) gives the same codes. ITQ needs
+    # n_bits <= min(n_samples, n_features); LSH accepts any n_bits.
+    n_bits = min(n_bits, n_features, n_samples)
     X = np.random.RandomState(seed).standard_normal((n_samples, n_features))
     a = Hasher(n_bits, random_state=seed).fit(X)
     b = Hasher(n_bits, random_state=seed).fit(X * 2.0**log2_scale)
