@@ -7,10 +7,14 @@ samples with at least one similar pair). Labels are used for measuring only.
 
     python benchmarks/bench_distill_quality.py            # digits + Fashion-MNIST 10k
     python benchmarks/bench_distill_quality.py --tune     # grid on the validation split
+    python benchmarks/bench_distill_quality.py --batches  # labels that training batches see
 
 ``--tune`` runs the grid that chose the DistillHash defaults, on a
 Fashion-MNIST validation split: 10,000 database samples outside the 10k
 training subset that the report uses (queries are never touched).
+``--batches`` measures what ``DistillHash`` trains on: ``pair_labels`` over
+its anchor-plus-neighbour batches labels every pair of a batch by the rule,
+not only the kNN pairs of ``graph_``.
 """
 
 from __future__ import annotations
@@ -146,15 +150,41 @@ def tune(seed: int) -> None:
               f"| {r['dissimilar_precision']:.3f} | {distiller.dissimilar_rate_:.3f} |", flush=True)
 
 
+def batch_labels(names, seed: int, n_batches: int = 20) -> None:
+    """Precision of the labels of the first training batches, per similar threshold."""
+    from skdistillhash._torch._sampler import AnchorNeighborSampler
+
+    print("| data | similar_std_factor | similar share of batch pairs | similar precision "
+          "| dissimilar share | dissimilar precision |")
+    print("|---|---|---|---|---|---|")
+    for name, X, y in datasets(names):
+        for factor in (1.0, 1.5, 1.75, 2.0):
+            distiller = PairDistiller(similar_std_factor=factor, random_state=seed).fit(X)
+            sampler = AnchorNeighborSampler(distiller.graph_, 256, np.random.RandomState(seed))
+            counts = np.zeros(5)  # pairs, similar, true similar, dissimilar, true dissimilar
+            for idx, _ in zip(sampler, range(n_batches)):
+                labels = distiller.pair_labels(idx, idx)
+                same = y[idx][:, None] == y[idx][None, :]
+                off_diagonal = ~np.eye(idx.size, dtype=bool)
+                counts += [off_diagonal.sum(), (labels > 0).sum(), (same & (labels > 0)).sum(),
+                           (labels < 0).sum(), (~same & (labels < 0)).sum()]
+            pairs, similar, true_similar, dissimilar, true_dissimilar = counts
+            print(f"| {name} | {factor} | {similar / pairs:.3f} | {true_similar / max(similar, 1):.3f} "
+                  f"| {dissimilar / pairs:.3f} | {true_dissimilar / max(dissimilar, 1):.3f} |", flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", default=["digits", "fashion"],
                         choices=["digits", "fashion", "fashion-validation"])
     parser.add_argument("--tune", action="store_true", help="grid on the validation split")
+    parser.add_argument("--batches", action="store_true", help="labels of training batches")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.tune:
         tune(args.seed)
+    elif args.batches:
+        batch_labels(args.data, args.seed)
     else:
         report(args.data, args.seed)
 
