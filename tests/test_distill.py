@@ -61,6 +61,12 @@ def test_pair_labels_agree_with_graph_everywhere(fitted):
     a, b = np.array([7, 0, 1500, 7]), np.array([3, 1796, 8])
     np.testing.assert_array_equal(distiller.pair_labels(a, b), labels[np.ix_(a, b)])
     assert distiller.pair_labels([], b).shape == (0, 3)
+    # A training batch (the same rows on both sides, with a repeat) takes the
+    # symmetric path: it must equal the general one.
+    batch = np.random.default_rng(1).choice(X.shape[0], 301)
+    batch_labels = distiller.pair_labels(batch, batch)
+    np.testing.assert_array_equal(batch_labels, labels[np.ix_(batch, batch)])
+    np.testing.assert_array_equal(batch_labels, distiller.pair_labels(batch, batch[::-1])[:, ::-1])
 
 
 def test_new_rows_are_labelled_row_by_row(fitted):
