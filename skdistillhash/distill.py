@@ -481,20 +481,19 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         # Bound the (n_a * (K+1)) x (n_b * (K+1)) neighbour-label block.
         width = self._hood.shape[1]
         step = max(1, self._budget() // (width**2 * b.size))
-        if a.size == b.size and np.array_equal(a, b):
-            # A training batch: the block is symmetric (products are exact, see
-            # the module docstring), so label its upper triangle of chunks and
-            # mirror it: 4 chunks skip 3/8 of the products, more chunks make
-            # products too small to run at full speed (measured on CPU).
+        # A training batch (a == b) gives a symmetric block (products are exact,
+        # see the module docstring): label the upper triangle of row chunks and
+        # mirror it. 4 chunks skip 3/8 of the products; more chunks make
+        # products too small to run at full speed (measured on CPU).
+        symmetric = a.size == b.size and np.array_equal(a, b)
+        if symmetric:
             step = min(step, -(-a.size // _SYMMETRIC_CHUNKS))
-            for start in range(0, a.size, step):
-                block = _label_block(table, self._hood, a[start : start + step], a[start:], rule)
-                labels[start : start + step, start:] = block
-                labels[start:, start : start + step] = block.T
-        else:
-            for start in range(0, a.size, step):
-                chunk = a[start : start + step]
-                labels[start : start + step] = _label_block(table, self._hood, chunk, b, rule)
+        for start in range(0, a.size, step):
+            rows, first = slice(start, start + step), start if symmetric else 0
+            block = _label_block(table, self._hood, a[rows], b[first:], rule)
+            labels[rows, first:] = block
+            if symmetric:
+                labels[first:, rows] = block.T
         labels[a[:, None] == b[None, :]] = 0
         return labels
 
