@@ -14,7 +14,8 @@ included); the hashers train on the same 10k subset as in the main job.
 
 The third argument holds DistillHash keyword arguments (or ``itq`` for the
 ITQ baseline), the fourth PairDistiller keyword arguments, as Python
-``name=value`` lists.
+``name=value`` lists. DistillHash runs on the CPU with ``random_state=0``
+unless the arguments say otherwise.
 """
 
 from __future__ import annotations
@@ -56,13 +57,9 @@ def main(argv: list[str]) -> None:
         if hasher_args == "itq":
             hasher = ITQHash(n_bits=n_bits, random_state=0).fit(Xt)
         else:
-            hasher = DistillHash(
-                n_bits=n_bits,
-                distiller=PairDistiller(**_kwargs(distiller_args)),
-                device="cpu",
-                random_state=0,
-                **_kwargs(hasher_args),
-            ).fit(Xt)
+            params = {"device": "cpu", "random_state": 0, **_kwargs(hasher_args)}
+            distiller = PairDistiller(**_kwargs(distiller_args))
+            hasher = DistillHash(n_bits=n_bits, distiller=distiller, **params).fit(Xt)
         bq, bd = hasher.transform(Xq), hasher.transform(Xd)
         scores = f"MAP@all {mean_average_precision(bq, bd, yq, yd):.3f}"
         if dataset != "digits":
