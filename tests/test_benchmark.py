@@ -53,3 +53,13 @@ def test_module_entry_point_help():
     ).stdout
     for option in ("--dataset", "--bits", "--methods", "--device", "--seeds", "--output"):
         assert option in out
+
+
+def test_distillhash_gets_the_settings_tuned_for_each_dataset():
+    assert benchmark.tuned_params("digits", 32) == {}
+    digits = benchmark.make_hasher("distillhash", 32, 0, "cpu", "digits")
+    assert digits.get_params()["hidden_layer_sizes"] == (1024,)
+    for n_bits in (16, 64):
+        fashion = benchmark.make_hasher("ssdh", n_bits, 0, "cpu", "fashion-mnist")
+        assert fashion.get_params()["hidden_layer_sizes"] == ()
+        assert fashion.alpha * n_bits == 8 and fashion.distiller.strategy == "ssdh"
