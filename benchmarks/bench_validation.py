@@ -14,8 +14,9 @@ included); the hashers train on the same 10k subset as in the main job.
 
 The third argument holds DistillHash keyword arguments (or ``itq`` for the
 ITQ baseline), the fourth PairDistiller keyword arguments, as Python
-``name=value`` lists. DistillHash runs on the CPU with ``random_state=0``
-unless the arguments say otherwise.
+``name=value`` lists; a value may use ``n_bits`` (``"alpha=8/n_bits"``).
+DistillHash runs on the CPU with ``random_state=0`` unless the arguments say
+otherwise.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ def validation_split(dataset: str):
     return data.X_db[q], data.y_db[q], data.X_db[d], data.y_db[d], data.X_train
 
 
-def _kwargs(text: str) -> dict:
-    return eval(f"dict({text})")  # noqa: S307 - a benchmark's own command line
+def _kwargs(text: str, n_bits: int = 0) -> dict:
+    # A benchmark's own command line; values may use n_bits, e.g. "alpha=8/n_bits".
+    return eval(f"dict({text})", {"n_bits": n_bits})  # noqa: S307
 
 
 def main(argv: list[str]) -> None:
@@ -57,7 +59,7 @@ def main(argv: list[str]) -> None:
         if hasher_args == "itq":
             hasher = ITQHash(n_bits=n_bits, random_state=0).fit(Xt)
         else:
-            params = {"device": "cpu", "random_state": 0, **_kwargs(hasher_args)}
+            params = {"device": "cpu", "random_state": 0, **_kwargs(hasher_args, n_bits)}
             distiller = PairDistiller(**_kwargs(distiller_args))
             hasher = DistillHash(n_bits=n_bits, distiller=distiller, **params).fit(Xt)
         bq, bd = hasher.transform(Xq), hasher.transform(Xd)
