@@ -20,6 +20,8 @@ from ._base import BaseHasher
 
 #: Rows per forward pass when encoding feature vectors (images use batch_size).
 _FEATURE_ENCODE_BATCH = 8192
+#: hash_layer_init="itq" fits ITQ on at most this many training rows.
+_ITQ_INIT_ROWS = 65536
 
 
 class DistillHash(BaseHasher):
@@ -75,6 +77,15 @@ class DistillHash(BaseHasher):
         ``False`` trains the head on frozen pooled features computed once;
         ``True`` trains backbone and head end-to-end, as the paper does with
         VGG16.
+    hash_layer_init : {"random", "itq"}, default="random"
+        How the hash layer starts. ``"random"``: torch's default
+        initialisation, as in the paper. ``"itq"``: PCA-ITQ (Gong et al.) of
+        the hash layer's inputs on the training set (the features after the
+        hidden layers as initialised; at most 65,536 rows), each output
+        scaled to unit standard deviation: training starts from ITQ's codes
+        and the pair likelihood refines them. Needs at least ``n_bits``
+        inputs to the hash layer. Not in the paper: it helps where the
+        distilled pairs are noisy (see the user guide).
     alpha : float, default=0.5
         Scale of the inner product in ``Omega_ij`` (1/2 in the classic form).
     quantization_weight : float, default=0.1
@@ -149,6 +160,7 @@ class DistillHash(BaseHasher):
         "hidden_layer_sizes": [tuple, list],
         "backbone_weights": [None, str, HasMethods(["__fspath__"])],
         "finetune_backbone": ["boolean"],
+        "hash_layer_init": [StrOptions({"random", "itq"})],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "quantization_weight": [Interval(Real, 0, None, closed="left")],
         "pair_weighting": [StrOptions({"balanced", "uniform"})],
@@ -172,6 +184,7 @@ class DistillHash(BaseHasher):
         hidden_layer_sizes=(1024,),
         backbone_weights=None,
         finetune_backbone=False,
+        hash_layer_init="random",
         alpha=0.5,
         quantization_weight=0.1,
         pair_weighting="balanced",
@@ -191,6 +204,7 @@ class DistillHash(BaseHasher):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.backbone_weights = backbone_weights
         self.finetune_backbone = finetune_backbone
+        self.hash_layer_init = hash_layer_init
         self.alpha = alpha
         self.quantization_weight = quantization_weight
         self.pair_weighting = pair_weighting
@@ -260,6 +274,18 @@ class DistillHash(BaseHasher):
             self._check_ndim(X.ndim)
         return X
 
+    def _check_hash_layer_inputs(self, in_features: int, n_samples: int) -> None:
+        """hash_layer_init="itq" needs n_bits principal directions of the layer's inputs."""
+        if self.hash_layer_init != "itq":
+            return
+        width = self.hidden_layer_sizes[-1] if len(self.hidden_layer_sizes) else in_features
+        rows = min(n_samples, _ITQ_INIT_ROWS)
+        if self.n_bits > min(width, rows):
+            raise ValueError(
+                f"hash_layer_init='itq' needs n_bits <= the hash layer's {width} inputs and "
+                f"<= the {rows} rows ITQ is fitted on; got n_bits={self.n_bits}."
+            )
+
     def _check_ndim(self, ndim: int) -> None:
         if ndim != self.input_ndim_:
             raise ValueError(
@@ -320,14 +346,17 @@ class DistillHash(BaseHasher):
                 backbone = build_backbone(self.backbone, self.backbone_weights).to(device)
                 # The distiller sees the backbone's pretrained features, as in the paper.
                 features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
+            in_features = features.shape[1]
+            self._check_hash_layer_inputs(in_features, features.shape[0])
             distiller.fit(features)
             if self.verbose:
                 n_similar = int((distiller.graph_.data > 0).sum()) // 2
                 print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
 
             train_inputs = X if self.finetune_backbone else features
-            in_features = features.shape[1]
             head = build_head(in_features, self.hidden_layer_sizes, self.n_bits).to(device)
+            if self.hash_layer_init == "itq":
+                self._init_hash_layer_itq(head, features, device, rng)
             if self.finetune_backbone:
                 net = HashNetwork(head, backbone)
                 parameters = list(net.parameters())
@@ -367,6 +396,22 @@ class DistillHash(BaseHasher):
         self.pairs_per_epoch_ = result.pairs_per_epoch
         self.n_iter_ = result.n_iter
         return self
+
+    def _init_hash_layer_itq(self, head, features: np.ndarray, device, rng) -> None:
+        """Start the hash layer at ITQ of its inputs, outputs scaled to unit std."""
+        from ._torch._networks import set_hash_layer
+        from ._torch._train import encode
+        from .baselines import ITQHash
+
+        if features.shape[0] > _ITQ_INIT_ROWS:
+            rows = np.sort(rng.choice(features.shape[0], _ITQ_INIT_ROWS, replace=False))
+            features = features[rows]
+        # The hidden layers as initialised: the inputs the hash layer starts from.
+        inputs = encode(head[:-1], features, device, _FEATURE_ENCODE_BATCH)
+        itq = ITQHash(n_bits=self.n_bits, random_state=rng.randint(np.iinfo(np.int32).max)).fit(inputs)
+        projection = itq.components_.T @ itq.rotation_
+        scale = ((inputs - itq.mean_) @ projection).std(axis=0)
+        set_hash_layer(head, projection / np.where(scale > 0, scale, 1.0), itq.mean_)
 
     # -- encode -------------------------------------------------------------
 

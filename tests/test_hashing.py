@@ -131,6 +131,37 @@ def test_n_bits_out_of_range(small, n_bits):
         DistillHash(n_bits=n_bits, **FAST).fit(small[0])
 
 
+@pytest.mark.parametrize("hidden", [(), (48,)])
+def test_itq_hash_layer_init_starts_from_itq_codes(small, monkeypatch, hidden):
+    """With a vanishing step the trained codes are the codes of the ITQ it started from."""
+    import skdistillhash.baselines
+
+    fitted_itqs = []
+
+    class RecordingITQ(ITQHash):
+        def fit(self, X, y=None):
+            fitted_itqs.append((super().fit(X, y), X))
+            return self
+
+    monkeypatch.setattr(skdistillhash.baselines, "ITQHash", RecordingITQ)
+    params = {**FAST, "hidden_layer_sizes": hidden, "epochs": 1, "learning_rate": 1e-12}
+    X = small[0]
+    hasher = DistillHash(n_bits=16, hash_layer_init="itq", random_state=0, **params).fit(X)
+    (itq, inputs), = fitted_itqs
+    assert inputs.shape == (X.shape[0], hidden[0] if hidden else X.shape[1])
+    np.testing.assert_array_equal(hasher.transform(X), itq.transform(inputs))
+    # Each bit's pre-activation starts with unit spread over the training set.
+    np.testing.assert_allclose(np.arctanh(hasher.decision_function(X)).std(axis=0), 1.0, rtol=1e-3)
+
+
+def test_itq_hash_layer_init_needs_n_bits_inputs(small):
+    params = {**FAST, "hidden_layer_sizes": (8,)}
+    with pytest.raises(ValueError, match="hash_layer_init='itq' needs n_bits <= the hash layer's 8"):
+        DistillHash(n_bits=16, hash_layer_init="itq", **params).fit(small[0])
+    with pytest.raises(ValueError, match="hash_layer_init"):
+        DistillHash(hash_layer_init="pca", **FAST).fit(small[0])
+
+
 def test_wrong_width_at_transform(fitted, small):
     with pytest.raises(ValueError, match="64 features"):
         fitted.transform(small[0][:, :10])

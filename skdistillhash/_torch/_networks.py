@@ -42,6 +42,18 @@ def build_head(in_features: int, hidden_layer_sizes: Sequence[int], n_bits: int)
     return nn.Sequential(*layers)
 
 
+@torch.no_grad()
+def set_hash_layer(head: nn.Sequential, projection, offset) -> None:
+    """Make the hash layer compute ``(z - offset) @ projection`` of its input ``z``.
+
+    ``projection`` is (width, n_bits), ``offset`` (width,): numpy arrays.
+    """
+    layer = head[-1]
+    weight = torch.as_tensor(projection.T, dtype=layer.weight.dtype)
+    layer.weight.copy_(weight)
+    layer.bias.copy_(-(torch.as_tensor(offset, dtype=weight.dtype) @ weight.T))
+
+
 def _strip_classifier(model: nn.Module) -> nn.Module:
     """Replace the last ``nn.Linear`` (the classifier) by the identity.
 
