@@ -61,5 +61,5 @@ def test_distillhash_gets_the_settings_tuned_for_each_dataset():
     assert digits.get_params()["hidden_layer_sizes"] == (1024,)
     for n_bits in (16, 64):
         fashion = benchmark.make_hasher("ssdh", n_bits, 0, "cpu", "fashion-mnist")
-        assert fashion.get_params()["hidden_layer_sizes"] == ()
+        assert fashion.hidden_layer_sizes == () and fashion.hash_layer_init == "itq"
         assert fashion.alpha * n_bits == 8 and fashion.distiller.strategy == "ssdh"
