@@ -1,10 +1,12 @@
 """Retrieval metrics for hash codes: MAP@k, precision@k, precision within a radius.
 
 Every metric ranks a database of codes by Hamming distance to each query and
-judges the returned items by labels: with 1-D class labels an item is
-*relevant* to a query when their classes are equal; with a 2-D multi-label
-indicator matrix, when they share at least one label. Scores are averaged over
-all queries.
+judges the returned items by labels: with class labels an item is *relevant*
+to a query when their classes are equal; with a multi-label indicator matrix,
+when they share at least one label. Labels are read as
+:func:`sklearn.utils.multiclass.type_of_target` does: a 1-D array or a single
+column is class labels, two or more columns of {0, 1} are a multi-label
+indicator. Scores are averaged over all queries.
 
 Definitions
 -----------
@@ -55,7 +57,6 @@ from numbers import Integral
 import numpy as np
 from scipy.sparse import issparse
 from scipy.special import digamma
-from scipy.stats import hypergeom
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
@@ -117,7 +118,12 @@ def _check_codes(query_codes, db_codes, packed: bool):
 
 
 def _check_labels(labels, n_samples: int, name: str, codes_name: str):
-    """Validate one label array: 1-D class labels or a 2-D {0, 1} indicator."""
+    """Validate one label array: 1-D class labels or a 2-D {0, 1} indicator.
+
+    As in :func:`sklearn.utils.multiclass.type_of_target`, a single column is
+    class labels (returned 1-D); only two or more columns of {0, 1} make a
+    multi-label indicator.
+    """
     labels = check_array(
         labels,
         accept_sparse="csr",
@@ -131,12 +137,15 @@ def _check_labels(labels, n_samples: int, name: str, codes_name: str):
             f"{name} has {labels.shape[0]} samples but {codes_name} has {n_samples}."
         )
     if labels.ndim == 2:
-        # A multi-label indicator is small (n_samples x n_labels): densify once.
+        # Labels are small (n_samples x n_labels): densify once.
         labels = labels.toarray() if issparse(labels) else labels
+        if labels.shape[1] == 1:
+            return labels.ravel()
         if not np.isin(labels, (0, 1)).all():
             raise ValueError(
-                f"{name} is 2-D, so it must be a multi-label indicator matrix "
-                "with values in {0, 1}; pass class labels as a 1-D array."
+                f"{name} has {labels.shape[1]} columns, so it must be a multi-label "
+                "indicator matrix with values in {0, 1} (multi-output class labels "
+                "are not supported); pass class labels as a 1-D array."
             )
     return labels
 
@@ -268,6 +277,42 @@ def _harmonic_diff(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     return digamma(hi + 1.0) - digamma(lo + 1.0)
 
 
+def _hypergeom_pmf(
+    n: np.ndarray, m: np.ndarray, s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Support and pmf of hypergeometric(n, m, s), one distribution per row.
+
+    The number of relevant items among ``s`` drawn without replacement from
+    ``n`` items of which ``m`` are relevant. Row ``i`` of ``y`` runs from
+    the smallest value of its support upwards; the grid is padded to the
+    widest support, with pmf 0 past each row's largest value.
+
+    scipy's ``hypergeom.pmf`` costs up to 0.1 ms per point for groups of
+    thousands of items, and a query whose ``k`` cuts such a group needs
+    hundreds to thousands of points. So the pmf comes from the ratio of
+    consecutive terms,
+    ``p(y + 1) / p(y) = (m - y)(s - y) / ((y + 1)(n - m - s + y + 1))``:
+    a cumulative sum of logs, normalised to sum to 1 over the support.
+    Relative error is a few ulps times the support length, far below 1e-9.
+    """
+    lo = np.maximum(0, s - (n - m))
+    hi = np.minimum(s, m)
+    y = lo[:, None] + np.arange((hi - lo).max() + 1)
+    inside = y <= hi[:, None]
+    # Step from y to y + 1, defined while y + 1 is in the support: there all
+    # four factors are positive.
+    step = y[:, :-1].astype(np.float64)
+    n, m, s = (a[:, None].astype(np.float64) for a in (n, m, s))
+    ratio = (m - step) * (s - step) / ((step + 1) * (n - m - s + step + 1))
+    log_step = np.log(ratio, out=np.zeros(ratio.shape), where=inside[:, 1:])
+    log_pmf = np.zeros(y.shape)
+    np.cumsum(log_step, axis=1, out=log_pmf[:, 1:])
+    # Subtracting the row maximum keeps exp from underflowing near the mode.
+    log_pmf -= np.max(log_pmf, axis=1, where=inside, initial=-np.inf, keepdims=True)
+    pmf = np.exp(log_pmf, out=np.zeros(y.shape), where=inside)
+    return y, pmf / pmf.sum(axis=1, keepdims=True)
+
+
 def _ap_tie_average(dist, rel, *, k: int, n_bits: int) -> np.ndarray:
     """Expected AP@k over uniformly random orderings within each tie group.
 
@@ -313,15 +358,7 @@ def _ap_tie_average(dist, rel, *, k: int, n_bits: int) -> np.ndarray:
     n_g, m_g, c, M = n[rows, g], m[rows, g], start[rows, g], before[rows, g]
     s = k - c
 
-    # Support of Y, padded to a rectangle over the block's queries.
-    lo = np.maximum(0, s - (n_g - m_g))
-    hi = np.minimum(s, m_g)
-    y = lo[:, None] + np.arange((hi - lo).max() + 1)
-    pmf = np.where(
-        y <= hi[:, None],
-        hypergeom.pmf(y, n_g[:, None], m_g[:, None], s[:, None]),
-        0.0,
-    )
+    y, pmf = _hypergeom_pmf(n_g, m_g, s)
     r_k = M[:, None] + y
     f_pmf = np.divide(pmf, r_k, out=np.zeros(pmf.shape), where=r_k > 0)
     a0 = f_pmf.sum(axis=1)
@@ -407,10 +444,12 @@ def mean_average_precision(
         codes of shape (n_queries, n_bytes) in the FAISS layout.
     db_codes : array-like of shape (n_db, n_bits)
         Database codes, in the same layout and width as ``query_codes``.
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        Class labels (relevant = same class), or a multi-label indicator
-        matrix (relevant = at least one shared label).
-    db_labels : array-like of shape (n_db,) or (n_db, n_labels)
+    query_labels : {array-like, sparse matrix} of shape (n_queries,) or \
+            (n_queries, n_labels)
+        Class labels (relevant = same class), 1-D or a single column, or a
+        multi-label indicator matrix of two or more {0, 1} columns (relevant
+        = at least one shared label).
+    db_labels : {array-like, sparse matrix} of shape (n_db,) or (n_db, n_labels)
         Labels of the database, of the same kind as ``query_labels``.
     k : int, default=None
         Length of the ranked list. None means the whole database (MAP@all).

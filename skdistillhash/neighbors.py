@@ -19,7 +19,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._bits import check_packed, pack_bits
+from ._fitting import publish_fit, validation_probe
 from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
+from .metrics import _check_labels, mean_average_precision
 
 
 class HammingNeighbors(BaseEstimator):
@@ -53,8 +55,10 @@ class HammingNeighbors(BaseEstimator):
     n_jobs : int, default=None
         CPU threads for a search: numpy's blocks of queries, or faiss's
         OpenMP threads (faiss's setting is process-wide; it is restored after
-        each call). None means all cores, as faiss and sklearn's brute-force
-        search do; -1 also means all cores. The torch backend uses torch's own
+        each call). As in scikit-learn, None means 1 unless in a
+        :func:`joblib.parallel_config` context, -1 means all cores and other
+        negative values count back from it (-2: all but one); it is resolved
+        at each query. 0 is not allowed. The torch backend uses torch's own
         thread pool.
 
     Attributes
@@ -66,8 +70,9 @@ class HammingNeighbors(BaseEstimator):
         ``8 * n_bytes`` for packed input.
     n_samples_fit_ : int
         Number of codes in the database.
-    y_ : ndarray of shape (n_samples_fit_,) or (n_samples_fit_, n_outputs) or None
-        Labels given to :meth:`fit`, used by :meth:`predict` and :meth:`score`.
+    y_ : ndarray of shape (n_samples_fit_,) or (n_samples_fit_, n_labels) or None
+        Labels given to :meth:`fit`, used by :meth:`predict` and :meth:`score`:
+        class labels (1-D), or a dense multi-label indicator matrix.
     n_features_in_ : int
         Columns of the input seen in :meth:`fit`: ``n_bits_`` for bit
         matrices, ``n_bytes`` for packed codes.
@@ -141,7 +146,11 @@ class HammingNeighbors(BaseEstimator):
         "radius": [Interval(Real, 0, None, closed="left")],
         "packed": ["boolean"],
         "backend": [StrOptions(set(BACKENDS))],
-        "n_jobs": [Integral, None],
+        "n_jobs": [
+            Interval(Integral, None, -1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
     }
 
     def __init__(
@@ -163,29 +172,49 @@ class HammingNeighbors(BaseEstimator):
     def fit(self, B: ArrayLike, y: ArrayLike | None = None) -> HammingNeighbors:
         """Index the database codes ``B`` (and keep labels ``y`` if given).
 
+        A fit is all or nothing: if it fails or is interrupted (bad input, a
+        backend that cannot build its index), the estimator keeps its
+        previous fit, index included, or stays unfitted.
+
         Parameters
         ----------
         B : array-like of shape (n_samples, n_bits) or (n_samples, n_bytes)
             Bit matrix, or packed uint8 codes when ``packed=True``.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
-            Labels of the database codes: class labels, or a multi-label
-            indicator matrix. Needed by :meth:`predict` and :meth:`score`.
+        y : {array-like, sparse matrix} of shape (n_samples,) or \
+                (n_samples, n_labels), default=None
+            Labels of the database codes, needed by :meth:`predict` and
+            :meth:`score`, read as
+            :func:`sklearn.utils.multiclass.type_of_target` does: class labels
+            (1-D, or a single column, kept as 1-D), or a multi-label indicator
+            matrix of two or more {0, 1} columns (kept dense). Other 2-D
+            targets (multi-output class labels) raise a ValueError.
 
         Returns
         -------
         self : HammingNeighbors
             The fitted index.
         """
+        # Validate on a probe and build everything into locals, so that a
+        # failure anywhere leaves the previous fit whole.
+        probe = validation_probe(self)
         if y is None:
-            B = validate_data(self, B, dtype=None)
+            B = validate_data(probe, B, dtype=None)
         else:
-            B, y = validate_data(self, B, y, dtype=None, multi_output=True)
-        self.codes_ = self._pack(B)
-        self.n_bits_ = B.shape[1] * (8 if self.packed else 1)
-        self.n_samples_fit_ = B.shape[0]
-        self.y_ = y
-        self._index = make_index(self.backend, self.codes_, self.n_jobs)
-        self._mih = None
+            B, y = validate_data(probe, B, y, dtype=None, multi_output=True)
+            # The metrics' reading of labels, so that predict and score agree.
+            y = _check_labels(y, len(B), "y", "B")
+        codes = self._pack(B)
+        index = make_index(self.backend, codes, self.n_jobs)
+        publish_fit(
+            self,
+            probe,
+            codes_=codes,
+            n_bits_=B.shape[1] * (8 if self.packed else 1),
+            n_samples_fit_=B.shape[0],
+            y_=y,
+            _index=index,
+            _mih=None,
+        )
         return self
 
     def kneighbors(
@@ -336,9 +365,10 @@ class HammingNeighbors(BaseEstimator):
     def predict(self, B: ArrayLike) -> np.ndarray:
         """Majority label among the ``n_neighbors`` nearest database codes.
 
-        Ties between labels go to the smallest label, as in
-        :class:`sklearn.neighbors.KNeighborsClassifier`. With 2-D labels
-        each column is voted on separately.
+        With class labels, ties between labels go to the smallest label, as
+        in :class:`sklearn.neighbors.KNeighborsClassifier`. With a multi-label
+        indicator, each label is voted on separately: it is predicted when
+        more than half of the neighbours carry it.
 
         Parameters
         ----------
@@ -347,7 +377,8 @@ class HammingNeighbors(BaseEstimator):
 
         Returns
         -------
-        labels : ndarray of shape (n_queries,) or (n_queries, n_outputs)
+        labels : ndarray of shape (n_queries,) or (n_queries, n_labels)
+            Class labels, or an indicator matrix when fitted with one.
         """
         check_is_fitted(self)
         self._check_has_labels("predict")
@@ -359,16 +390,20 @@ class HammingNeighbors(BaseEstimator):
     def score(self, B: ArrayLike, y: ArrayLike, sample_weight: None = None) -> float:
         """MAP@n_neighbors of queries ``B`` against the database.
 
-        Relevance is a shared label with the database code (``y_``); see
-        :func:`skdistillhash.metrics.mean_average_precision` for the
+        A database code is relevant to a query when it has the same class
+        or, with multi-label indicators, shares at least one label (``y_``);
+        see :func:`skdistillhash.metrics.mean_average_precision` for the
         definition. k is capped at the database size.
 
         Parameters
         ----------
         B : array-like of shape (n_queries, n_features_in_)
             Query codes.
-        y : array-like of shape (n_queries,) or (n_queries, n_labels)
-            Labels of the queries.
+        y : {array-like, sparse matrix} of shape (n_queries,) or \
+                (n_queries, n_labels)
+            Labels of the queries, of the same kind as those given to
+            :meth:`fit`: class labels (1-D or a single column), or a
+            multi-label indicator with the same columns.
         sample_weight : None
             Not supported; present for the sklearn ``score`` signature.
 
@@ -377,13 +412,18 @@ class HammingNeighbors(BaseEstimator):
         score : float
             Mean average precision in [0, 1].
         """
-        from .metrics import mean_average_precision  # metrics imports this module
-
         check_is_fitted(self)
         self._check_has_labels("score")
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported by HammingNeighbors.score.")
         queries = self._validate_queries(B)
+        y = _check_labels(y, len(queries), "y", "B")
+        if y.ndim != self.y_.ndim:
+            kinds = {1: "class labels", 2: "a multi-label indicator"}
+            raise ValueError(
+                f"y holds {kinds[y.ndim]} but {type(self).__name__} was fitted "
+                f"with {kinds[self.y_.ndim]}: score needs labels of the same kind."
+            )
         k = min(self.n_neighbors, self.n_samples_fit_)
         return mean_average_precision(queries, self.codes_, y, self.y_, k=k, packed=True)
 
@@ -462,10 +502,11 @@ class HammingNeighbors(BaseEstimator):
             )
 
     def __getstate__(self):
+        # The base state can be this estimator's own __dict__: filter a copy,
+        # or pickling (and copy.copy) would strip the index from the original.
         state = super().__getstate__()
-        state.pop("_index", None)
-        state.pop("_mih", None)
-        return state
+        return {name: value for name, value in state.items()
+                if name not in ("_index", "_mih")}
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.sparse import csr_matrix
+from scipy.stats import hypergeom
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -264,6 +265,62 @@ def test_tie_average_straddling_k_by_hand():
     score = mean_average_precision([[0, 0, 0]], D, [1], [1, 0, 1, 0], k=2,
                                    ties="average")
     assert score == pytest.approx(1 / 6 + 4 / 6 * 3 / 4)
+
+
+def test_hypergeometric_pmf_matches_scipy(monkeypatch):
+    # Large tie groups, as when k cuts a group of thousands of codes at few
+    # bits; the last row is a certain draw (s = n).
+    n = np.array([20000, 2187, 5000, 7, 12])
+    m = np.array([9000, 219, 1, 3, 5])
+    s = np.array([1000, 297, 4000, 4, 12])
+    y, pmf = metrics._hypergeom_pmf(n, m, s)
+    assert np.array_equal(y[:, 0], np.maximum(0, s - (n - m)))
+    expected = hypergeom.pmf(y, n[:, None], m[:, None], s[:, None])
+    np.testing.assert_allclose(pmf, np.nan_to_num(expected), rtol=1e-9, atol=1e-300)
+
+    # Whole MAP with k cutting large tie groups: equal to the same formula
+    # evaluated with scipy's pmf point by point (the former implementation).
+    def scipy_pmf(n, m, s):
+        lo, hi = np.maximum(0, s - (n - m)), np.minimum(s, m)
+        y = lo[:, None] + np.arange((hi - lo).max() + 1)
+        pmf = hypergeom.pmf(y, n[:, None], m[:, None], s[:, None])
+        return y, np.where(y <= hi[:, None], pmf, 0.0)
+
+    rng = np.random.default_rng(6)
+    Q, D = rng.integers(0, 2, (10, 6)), rng.integers(0, 2, (5000, 6))
+    ql, dl = rng.integers(0, 3, 10), rng.integers(0, 3, 5000)
+    fast = [mean_average_precision(Q, D, ql, dl, k=k, ties="average") for k in (100, 1000)]
+    fast.append(_leave_one_out_map(D[:2000], dl[:2000], k=700, ties="average"))
+    monkeypatch.setattr(metrics, "_hypergeom_pmf", scipy_pmf)
+    slow = [mean_average_precision(Q, D, ql, dl, k=k, ties="average") for k in (100, 1000)]
+    slow.append(_leave_one_out_map(D[:2000], dl[:2000], k=700, ties="average"))
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-9)
+
+
+def test_one_column_of_labels_is_class_labels():
+    # A column vector is class labels (sklearn's type_of_target: "binary" or
+    # "multiclass"), never a one-label indicator: labels 0 match each other.
+    rng = np.random.default_rng(7)
+    Q, D = rng.integers(0, 2, (12, 6)), rng.integers(0, 2, (30, 6))
+    for n_classes in (2, 3):
+        ql, dl = rng.integers(0, n_classes, 12), rng.integers(0, n_classes, 30)
+        for metric, kwargs in [
+            (mean_average_precision, {}),
+            (mean_average_precision, {"k": 10, "ties": "average"}),
+            (precision_at_k, {"k": 10}),
+            (precision_within_radius, {"radius": 1}),
+        ]:
+            expected = metric(Q, D, ql, dl, **kwargs)
+            assert metric(Q, D, ql[:, None], dl[:, None], **kwargs) == expected
+            assert metric(Q, D, ql, csr_matrix(dl[:, None]), **kwargs) == expected
+        np.testing.assert_array_equal(
+            precision_recall_curve(Q, D, ql[:, None], dl[:, None]),
+            precision_recall_curve(Q, D, ql, dl),
+        )
+        assert _leave_one_out_map(D, dl[:, None], k=5) == _leave_one_out_map(D, dl, k=5)
+        hasher = _sign_hasher().fit(D - 0.5)
+        scorer = make_map_scorer(k=5)
+        assert scorer(hasher, D - 0.5, dl[:, None]) == scorer(hasher, D - 0.5, dl)
 
 
 def test_blocking_over_queries_changes_nothing(monkeypatch):

@@ -15,7 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skdistillhash import _hamming
 from skdistillhash._bits import pack_bits
-from skdistillhash._hamming import _faiss
+from skdistillhash._hamming import _faiss, _numpy
 from skdistillhash.metrics import mean_average_precision
 from skdistillhash.neighbors import HammingNeighbors
 
@@ -160,13 +160,46 @@ def test_predict_majority_vote_ties_to_smallest_label():
     np.testing.assert_array_equal(nn.predict([[0, 0]]), ["b"])
 
 
-def test_predict_two_dimensional_labels(data):
-    X, y, Q, _ = data
-    Y = np.column_stack([y, y % 2])
-    nn = HammingNeighbors().fit(X, Y)
+def test_column_of_labels_is_class_labels(data):
+    # type_of_target reads a column vector as classes: predict and score agree.
+    X, y, Q, yq = data
+    ref = HammingNeighbors(n_neighbors=10).fit(X, y)
+    nn = HammingNeighbors(n_neighbors=10).fit(X, y[:, None])
+    assert nn.y_.shape == (len(X),)
+    np.testing.assert_array_equal(nn.predict(Q), ref.predict(Q))
+    assert nn.score(Q, yq[:, None]) == nn.score(Q, yq) == ref.score(Q, yq)
+    assert nn.score(Q, yq) == mean_average_precision(Q, X, yq, y, k=10)
+
+
+def test_multilabel_indicator_labels(data):
+    X, y, Q, yq = data
+    rng = np.random.default_rng(1)
+    # Label 0 follows the clusters, the others are noise.
+    Y = np.column_stack([y < 2, rng.random((len(X), 3)) < 0.4]).astype(np.int64)
+    Yq = np.column_stack([yq < 2, rng.random((len(Q), 3)) < 0.4]).astype(np.int64)
+    nn = HammingNeighbors(n_neighbors=6).fit(X, Y)
     pred = nn.predict(Q)
-    assert pred.shape == (len(Q), 2)
-    np.testing.assert_array_equal(pred[:, 0], HammingNeighbors().fit(X, y).predict(Q))
+    assert pred.shape == Yq.shape and set(np.unique(pred)) <= {0, 1}
+    # A label is predicted when more than half of the neighbours carry it.
+    idx = nn.kneighbors(Q, return_distance=False)
+    np.testing.assert_array_equal(pred, (Y[idx].sum(axis=1) > 3).astype(np.int64))
+    assert nn.score(Q, Yq) == mean_average_precision(Q, X, Yq, Y, k=6)
+    sparse = HammingNeighbors(n_neighbors=6).fit(X, sp.csr_matrix(Y))
+    np.testing.assert_array_equal(sparse.predict(Q), pred)
+    with pytest.raises(ValueError, match="y holds class labels.*multi-label indicator"):
+        nn.score(Q, yq)
+    with pytest.raises(ValueError, match="y holds a multi-label indicator.*with class labels"):
+        ref = HammingNeighbors().fit(X, y)
+        ref.score(Q, Yq)
+
+
+def test_multioutput_class_labels_are_rejected(data):
+    X, y, Q, _ = data
+    nn = HammingNeighbors().fit(X, y)
+    before = nn.predict(Q)
+    with pytest.raises(ValueError, match="y has 2 columns, so it must be a multi-label"):
+        nn.fit(X, np.column_stack([y, y % 2]))
+    np.testing.assert_array_equal(nn.predict(Q), before)  # the failed fit changed nothing
 
 
 def test_predict_and_score_need_labels(data):
@@ -203,7 +236,9 @@ def test_pipeline_and_grid_search(data):
 def test_pickle_round_trip_rebuilds_index(tmp_path, data, backend):
     X, y, Q, _ = data
     nn = HammingNeighbors(backend=backend, radius=3).fit(X, y)
+    index = nn._index
     joblib.dump(nn, tmp_path / "nn.joblib")
+    assert nn._index is index  # pickling leaves the live estimator's index alone
     loaded = joblib.load(tmp_path / "nn.joblib")
     assert getattr(loaded, "_index", None) is None
     for a, b in zip(loaded.kneighbors(Q), nn.kneighbors(Q)):
@@ -264,6 +299,95 @@ def test_neighbour_count_and_radius_errors(data):
         HammingNeighbors(radius=-1).fit(X)
     with pytest.raises(InvalidParameterError, match="backend"):
         HammingNeighbors(backend="annoy").fit(X)
+
+
+def _fitted_state(nn):
+    return {name: value for name, value in vars(nn).items() if name.endswith("_")}
+
+
+def _assert_same_state(nn, state, index):
+    assert _fitted_state(nn).keys() == state.keys()
+    for name, value in state.items():
+        np.testing.assert_array_equal(getattr(nn, name), value)
+    assert nn._index is index
+
+
+def _faiss_missing(monkeypatch):
+    monkeypatch.setattr(_faiss, "faiss", None)
+    return ImportError
+
+
+def _interrupted(monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_hamming.NumpyIndex, "__init__", interrupt)
+    monkeypatch.setattr(_faiss.FaissIndex, "__init__", interrupt)
+    return KeyboardInterrupt
+
+
+@pytest.mark.parametrize("break_index", [_faiss_missing, _interrupted])
+def test_refit_failing_in_index_build_keeps_previous_fit(monkeypatch, data, break_index):
+    X, y, Q, yq = data
+    nn = HammingNeighbors(n_neighbors=5, backend="numpy").fit(X, y)
+    answers = nn.kneighbors(Q), nn.predict(Q), nn.score(Q, yq)
+    state, index = _fitted_state(nn), nn._index
+    error = break_index(monkeypatch)
+    with pytest.raises(error):
+        nn.set_params(backend="faiss").fit(1 - X[:100], (y[:100] + 1) % 4)
+    _assert_same_state(nn, state, index)
+    monkeypatch.undo()
+    for a, b in zip(answers[0], nn.kneighbors(Q)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(nn.predict(Q), answers[1])
+    assert nn.score(Q, yq) == answers[2]
+
+
+def test_refit_failing_in_validation_keeps_previous_fit():
+    rng = np.random.default_rng(0)
+    B = rng.integers(0, 2, (50, 16))
+    nn = HammingNeighbors(n_neighbors=3).fit(B, rng.integers(0, 3, 50))
+    state, index = _fitted_state(nn), nn._index
+    answers = nn.kneighbors(B[:5])
+    # validate_data accepts the array (8 columns) before the bit check fails.
+    with pytest.raises(ValueError, match="must hold bits"):
+        nn.fit(rng.integers(0, 3, (50, 8)))
+    _assert_same_state(nn, state, index)
+    assert nn.n_features_in_ == 16
+    for a, b in zip(answers, nn.kneighbors(B[:5])):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="NaN"):
+        nn.fit(np.full((4, 8), np.nan))
+    _assert_same_state(nn, state, index)
+
+
+def test_n_jobs_follows_joblib_convention(monkeypatch, data):
+    X, _, Q, _ = data
+    with pytest.raises(InvalidParameterError, match="n_jobs"):
+        HammingNeighbors(n_jobs=0).fit(X)
+    pools = []
+
+    class RecordingPool(_numpy.ThreadPoolExecutor):
+        def __init__(self, max_workers):
+            pools.append(max_workers)
+            super().__init__(max_workers)
+
+    monkeypatch.setattr(_numpy, "ThreadPoolExecutor", RecordingPool)
+    nn = HammingNeighbors(backend="numpy").fit(X)
+    nn.kneighbors(Q)
+    assert pools == []  # None means one thread outside a joblib context ...
+    with joblib.parallel_config(n_jobs=3):
+        nn.kneighbors(Q)
+    assert pools == [3]  # ... and the context's n_jobs inside one.
+    nn.set_params(n_jobs=2).fit(X).kneighbors(Q)
+    assert pools == [3, 2]
+    if _faiss.faiss_available():
+        threads = []
+        set_threads = _faiss.faiss.omp_set_num_threads
+        monkeypatch.setattr(_faiss.faiss, "omp_set_num_threads",
+                            lambda n: threads.append(n) or set_threads(n))
+        HammingNeighbors(backend="faiss").fit(X).kneighbors(Q)
+        assert threads[0] == 1
 
 
 def test_faiss_backend_without_faiss(monkeypatch, data):

@@ -14,7 +14,6 @@ identical arrays. Callers validate inputs and require ``1 <= k <= n_samples``.
 from __future__ import annotations
 
 import numpy as np
-from joblib import effective_n_jobs
 
 from ._faiss import INSTALL_HINT, FaissIndex, faiss_available
 from ._mih import MultiIndexHashing, prefers_mih
@@ -36,17 +35,18 @@ __all__ = [
 def make_index(backend: str, codes: np.ndarray, n_jobs: int | None = None):
     """Build the search index for ``backend`` over packed ``codes``.
 
-    ``"auto"`` is faiss when importable, else numpy. ``n_jobs`` (joblib
-    convention; None means every core, as faiss and sklearn's brute-force
-    search do) sets the numpy threads or faiss's OpenMP threads; the torch
-    backend uses torch's own thread pool.
+    ``"auto"`` is faiss when importable, else numpy. ``n_jobs`` sets the
+    numpy threads or faiss's OpenMP threads, in joblib's convention (None
+    means 1 unless in a ``joblib.parallel_config`` context; -1 every core),
+    resolved at each query so that a context around the query applies; the
+    torch backend uses torch's own thread pool.
     """
     if backend == "auto":
         backend = "faiss" if faiss_available() else "numpy"
     if backend == "numpy":
-        return NumpyIndex(codes, n_jobs=effective_n_jobs(-1 if n_jobs is None else n_jobs))
+        return NumpyIndex(codes, n_jobs=n_jobs)
     if backend == "faiss":
-        return FaissIndex(codes, n_jobs=None if n_jobs is None else effective_n_jobs(n_jobs))
+        return FaissIndex(codes, n_jobs=n_jobs)
     if backend == "torch":
         from ._torch_backend import TorchIndex  # imports torch: only when asked
 

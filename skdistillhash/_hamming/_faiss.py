@@ -18,6 +18,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
+from joblib import effective_n_jobs
 
 from ._numpy import NumpyIndex
 
@@ -36,12 +37,13 @@ def faiss_available() -> bool:
 
 @contextmanager
 def _omp_threads(n_jobs):
-    """Run faiss with ``n_jobs`` OpenMP threads, restoring the global setting."""
-    if n_jobs is None:
-        yield
-        return
+    """Run faiss with ``n_jobs`` OpenMP threads, restoring the global setting.
+
+    ``n_jobs`` follows joblib's convention (None: 1 unless in a
+    ``joblib.parallel_config`` context), resolved now, at the call.
+    """
     previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n_jobs)
+    faiss.omp_set_num_threads(effective_n_jobs(n_jobs))
     try:
         yield
     finally:
@@ -57,8 +59,9 @@ class FaissIndex:
         Packed database codes; faiss takes them unchanged (same bit layout,
         and whole bytes, so ``n_bytes * 8`` bits with zero padding).
     n_jobs : int or None
-        OpenMP threads for faiss during each call; None keeps faiss's default
-        (all cores). faiss's thread count is process-global: it is set for the
+        OpenMP threads for faiss during each call, in joblib's convention
+        (None: 1 unless in a ``joblib.parallel_config`` context; -1: all
+        cores). faiss's thread count is process-global: it is set for the
         call and restored afterwards.
     """
 
@@ -93,9 +96,7 @@ class FaissIndex:
     def _settle_ties(self, queries, dist, idx, t, rows, k):
         """Fill each open row's slots at distance ``t`` with the smallest indices."""
         if self._tie_scanner is None:
-            self._tie_scanner = NumpyIndex(
-                self._codes, n_jobs=self.n_jobs or faiss.omp_get_max_threads()
-            )
+            self._tie_scanner = NumpyIndex(self._codes, n_jobs=self.n_jobs)
         below = (dist[rows] < t[rows, None]).sum(axis=1)
         ties = self._tie_scanner.first_at_distance(queries[rows], t[rows], k - below)
         for row, n_below, tied in zip(rows, below, ties):

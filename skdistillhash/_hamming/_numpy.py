@@ -14,6 +14,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from joblib import effective_n_jobs
 
 from .._bits import to_words
 
@@ -60,11 +61,13 @@ class NumpyIndex:
     ----------
     codes : ndarray of uint8, shape (n_samples, n_bytes)
         Packed database codes (validated by the caller).
-    n_jobs : int
+    n_jobs : int or None
         Threads over query blocks; numpy releases the GIL inside its loops.
+        joblib's convention, resolved at each call (None: 1 unless in a
+        ``joblib.parallel_config`` context).
     """
 
-    def __init__(self, codes: np.ndarray, *, n_jobs: int = 1):
+    def __init__(self, codes: np.ndarray, *, n_jobs: int | None = 1):
         self.n_samples, n_bytes = codes.shape
         self.n_jobs = n_jobs
         # One contiguous row per word: the XOR of a query word against a
@@ -155,9 +158,10 @@ class NumpyIndex:
                 zip(ends, np.diff(ends, prepend=0), counts)]
 
     def _map(self, func, items):
-        if self.n_jobs == 1:
+        n_threads = effective_n_jobs(self.n_jobs)
+        if n_threads == 1:
             return [func(item) for item in items]
-        with ThreadPoolExecutor(self.n_jobs) as pool:
+        with ThreadPoolExecutor(n_threads) as pool:
             return list(pool.map(func, items))
 
     def _block_distances(self, qw, start, stop, xor_buf, count_buf, out):
