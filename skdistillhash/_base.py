@@ -19,6 +19,26 @@ from ._bits import pack_bits
 MAX_BITS = 65536
 
 
+class IntInterval(Interval):
+    """``Interval(Integral, left, right, closed=closed)`` that refuses bools.
+
+    scikit-learn's integer intervals accept ``True`` and ``False``, because
+    ``bool`` subclasses ``int`` (``PCA(n_components=True)`` validates as one
+    component). A bool given for a count is a mistake, not a 1 or a 0, and
+    letting it through moves the error deep into numpy or torch, so the
+    count parameters of this package use this constraint instead.
+    """
+
+    def __init__(self, left, right, *, closed):
+        super().__init__(Integral, left, right, closed=closed)
+
+    def is_satisfied_by(self, val) -> bool:
+        return not isinstance(val, bool) and super().is_satisfied_by(val)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (not a bool)"
+
+
 class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for hashers: bits are the signs of ``decision_function``.
 
@@ -27,7 +47,7 @@ class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimato
     """
 
     _parameter_constraints: dict = {
-        "n_bits": [Interval(Integral, 1, MAX_BITS, closed="both")],
+        "n_bits": [IntInterval(1, MAX_BITS, closed="both")],
     }
 
     def transform(self, X) -> np.ndarray:

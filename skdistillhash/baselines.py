@@ -13,17 +13,48 @@ the FAISS layout, and ``score`` is the leave-one-out MAP of
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseHasher
+from ._base import BaseHasher, IntInterval
+from ._fitting import publish_fit, validation_probe
 
 __all__ = ["LSHHash", "ITQHash"]
+
+#: Inputs whose largest magnitude lies within 2**-64 .. 2**64 are used as
+#: they are: their squares, sums of squares and float32 projections are all
+#: far inside the float64 and float32 ranges. Others are rescaled first.
+_SAFE_EXPONENT = 64
+
+
+def _mean_and_scale(X: np.ndarray) -> tuple[np.ndarray, float]:
+    """Column means of ``X``, and the power of two to scale centred data by.
+
+    The scale is 1.0 for data of ordinary magnitude, else the power of two
+    that brings ``max |X|`` into [0.5, 1). Without it the covariance of data
+    near 1e300 overflows (near 1e-300 it underflows to zero), and so do the
+    float32 projections. Multiplying by a power of two is exact, and both
+    hashers take signs of linear functions of the centred data, so the scale
+    never changes the codes.
+    """
+    _, exponent = np.frexp(np.max(np.abs(X)))
+    if abs(exponent) <= _SAFE_EXPONENT:
+        return X.mean(axis=0), 1.0
+    # 2.0**1023 is the largest power of two; a max |X| that needs more is
+    # subnormal, and 2**1023 times it is still well inside the safe range.
+    scale = float(np.ldexp(1.0, min(-int(exponent), 1023)))
+    # Mean of the scaled data: the plain sum of values near 1e308 overflows.
+    return (X * scale).mean(axis=0) / scale, scale
+
+
+def _centre(X: np.ndarray, mean: np.ndarray, scale: float) -> np.ndarray:
+    """``(X - mean) * scale``, computed without overflow."""
+    # Scale first: X - mean itself overflows for values near 1e308.
+    Xc = X * scale
+    Xc -= mean * scale
+    return Xc
 
 
 def _random_orthogonal(n: int, rng: np.random.RandomState) -> np.ndarray:
@@ -86,6 +117,11 @@ class LSHHash(BaseHasher):
         Mean of the training data; the hyperplanes pass through it.
     projections_ : ndarray of shape (n_features, n_bits)
         Hyperplane normals, one column per bit.
+    scale_ : float
+        Power of two the centred data are multiplied by before projecting:
+        1.0 unless the training data's magnitude is extreme (beyond about
+        1e19 or below 1e-19), where it brings them near 1 so that nothing
+        overflows or underflows. It never changes the codes.
     n_bits_ : int
         Number of bits of the fitted codes.
     n_features_in_ : int
@@ -140,11 +176,19 @@ class LSHHash(BaseHasher):
         self : LSHHash
             The fitted hasher.
         """
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        probe = validation_probe(self)
+        X = validate_data(probe, X, dtype=np.float64, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
-        self.mean_ = X.mean(axis=0)
-        self.projections_ = rng.standard_normal((X.shape[1], self.n_bits))
-        self.n_bits_ = int(self.n_bits)
+        mean, scale = _mean_and_scale(X)
+        projections = rng.standard_normal((X.shape[1], self.n_bits))
+        publish_fit(
+            self,
+            probe,
+            mean_=mean,
+            scale_=scale,
+            projections_=projections,
+            n_bits_=int(self.n_bits),
+        )
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -157,11 +201,13 @@ class LSHHash(BaseHasher):
         Returns
         -------
         h : ndarray of shape (n_samples, n_bits), dtype float32
-            ``(X - mean_) @ projections_``; bit ``j`` is ``h[:, j] > 0``.
+            ``((X - mean_) * scale_) @ projections_``; bit ``j`` is
+            ``h[:, j] > 0``.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return ((X - self.mean_) @ self.projections_).astype(np.float32)
+        Xc = _centre(X, self.mean_, self.scale_)
+        return (Xc @ self.projections_).astype(np.float32)
 
 
 class ITQHash(BaseHasher):
@@ -201,9 +247,17 @@ class ITQHash(BaseHasher):
         Principal axes (orthonormal rows), by decreasing explained variance;
         each row's largest-magnitude entry is positive.
     explained_variance_ : ndarray of shape (n_bits,)
-        Variance of the training data along each principal axis.
+        Variance of the training data along each principal axis (``inf`` or
+        0 where it leaves the float64 range, for data beyond about 1e154 or
+        below about 1e-154).
     rotation_ : ndarray of shape (n_bits, n_bits)
         The learned orthogonal rotation ``R``.
+    scale_ : float
+        Power of two the centred data are multiplied by before projecting
+        (``V = ((X - mean_) * scale_) @ components_.T``): 1.0 unless the
+        training data's magnitude is extreme (beyond about 1e19 or below
+        1e-19), where it brings them near 1 so that the covariance neither
+        overflows nor underflows. It never changes the codes.
     loss_curve_ : list of float
         Quantization loss ``||B - V R||_F^2 / n_samples``: the first entry for
         the initial random rotation and its codes, then one entry per round,
@@ -250,7 +304,7 @@ class ITQHash(BaseHasher):
 
     _parameter_constraints: dict = {
         **BaseHasher._parameter_constraints,
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_iter": [IntInterval(0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -276,7 +330,8 @@ class ITQHash(BaseHasher):
         self : ITQHash
             The fitted hasher.
         """
-        X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        probe = validation_probe(self)
+        X = validate_data(probe, X, dtype=np.float64, ensure_min_samples=2)
         n_samples, n_features = X.shape
         if self.n_bits > n_features:
             raise ValueError(
@@ -293,10 +348,10 @@ class ITQHash(BaseHasher):
             )
         rng = check_random_state(self.random_state)
 
-        self.mean_ = X.mean(axis=0)
-        Xc = X - self.mean_
-        self.components_, self.explained_variance_ = _principal_components(Xc, self.n_bits)
-        V = Xc @ self.components_.T
+        mean, scale = _mean_and_scale(X)
+        Xc = _centre(X, mean, scale)
+        components, variance = _principal_components(Xc, self.n_bits)
+        V = Xc @ components.T
         del Xc
 
         # ||B - V R||^2 = n * n_bits + ||V||^2 - 2 tr(R^T V^T B) for orthogonal R
@@ -319,10 +374,22 @@ class ITQHash(BaseHasher):
             positive = new_positive
             M = V.T @ np.where(positive, 1.0, -1.0)
 
-        self.rotation_ = R
-        self.loss_curve_ = loss_curve
-        self.n_iter_ = n_iter
-        self.n_bits_ = int(self.n_bits)
+        # Variance in the units of X: inf, not an error, past the float64 range.
+        # (Two divisions: scale**2 itself may leave the float range.)
+        with np.errstate(over="ignore"):
+            explained_variance = variance / scale / scale
+        publish_fit(
+            self,
+            probe,
+            mean_=mean,
+            scale_=scale,
+            components_=components,
+            explained_variance_=explained_variance,
+            rotation_=R,
+            loss_curve_=loss_curve,
+            n_iter_=n_iter,
+            n_bits_=int(self.n_bits),
+        )
         return self
 
     def decision_function(self, X) -> np.ndarray:
@@ -335,9 +402,10 @@ class ITQHash(BaseHasher):
         Returns
         -------
         h : ndarray of shape (n_samples, n_bits), dtype float32
-            ``((X - mean_) @ components_.T) @ rotation_``; bit ``j`` is
-            ``h[:, j] > 0``.
+            ``(((X - mean_) * scale_) @ components_.T) @ rotation_``; bit
+            ``j`` is ``h[:, j] > 0``.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return (((X - self.mean_) @ self.components_.T) @ self.rotation_).astype(np.float32)
+        Xc = _centre(X, self.mean_, self.scale_)
+        return ((Xc @ self.components_.T) @ self.rotation_).astype(np.float32)

@@ -3,20 +3,26 @@
 ``python -m skdistillhash`` fits every method at every code length on the
 training split, encodes queries and database, and prints one aligned table
 (MAP, precision within Hamming radius 2, fit time) plus a PNG with MAP against
-code length and precision-recall curves. Queries never influence any fit.
+code length and precision-recall curves. Each fit's scores are also written,
+as soon as it is scored, to a CSV beside the plot. Queries never influence
+any fit.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+from sklearn.utils import Bunch
 
+from ._base import MAX_BITS
 from .metrics import mean_average_precision, precision_recall_curve, precision_within_radius
 
 DATASETS = ("digits", "fashion-mnist")
@@ -25,6 +31,10 @@ REPORTS_MAP_AT_1000 = {"digits": False, "fashion-mnist": True}
 METHODS = ("lsh", "itq", "distillhash", "ssdh")
 DEFAULT_METHODS = ("lsh", "itq", "distillhash")
 LABELS = {"lsh": "LSH", "itq": "ITQ", "distillhash": "DistillHash", "ssdh": "DistillHash (SSDH pairs)"}
+#: The plot's file name when ``--output`` names a folder.
+PLOT_NAME = "map_vs_bits.png"
+#: Columns of the CSV beside the plot, one row per fit: fields of :class:`Result`.
+CSV_COLUMNS = ("method", "n_bits", "seed", "map_all", "map_at_1000", "precision_r2", "fit_seconds")
 
 
 def tuned_params(dataset: str, n_bits: int) -> dict:
@@ -82,12 +92,13 @@ def make_hasher(method: str, n_bits: int, seed: int, device: str, dataset: str =
     )
 
 
-def load(dataset: str):
+def load(dataset: str, root: str | os.PathLike | None = None) -> Bunch:
+    """The split of ``dataset``; ``root`` is the folder of Fashion-MNIST's files."""
     from .datasets import load_digits_split, load_fashion_mnist
 
     if dataset == "digits":
         return load_digits_split()
-    return load_fashion_mnist()
+    return load_fashion_mnist(root)
 
 
 def run(
@@ -97,9 +108,17 @@ def run(
     device: str = "auto",
     seeds: Sequence[int] = (0,),
     progress: bool = True,
+    *,
+    data: Bunch | None = None,
+    on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Fit and score every (method, n_bits, seed); returns one Result each."""
-    data = load(dataset)
+    """Fit and score every (method, n_bits, seed); returns one Result each.
+
+    ``data`` is the split of ``dataset`` if already loaded (None loads it);
+    ``on_result`` is called with each Result as soon as it is scored.
+    """
+    if data is None:
+        data = load(dataset)
     with_map_at_1000 = REPORTS_MAP_AT_1000[dataset]
     results = []
     cells = [(m, b, s) for m in methods for b in bits for s in seeds]
@@ -121,6 +140,8 @@ def run(
             pr_curve=precision_recall_curve(*args)[:2],
         )
         results.append(result)
+        if on_result is not None:
+            on_result(result)
         if progress:
             print(
                 f"[{i}/{len(cells)}] {LABELS[method]:<24} {n_bits:>3} bits  seed {seed}  "
@@ -191,6 +212,57 @@ def plot(results: list[Result], path: str, title: str) -> str:
     return path
 
 
+def _plot_path(output: str) -> Path:
+    """The file ``--output`` names for the plot.
+
+    A folder (existing, or written with a trailing separator) gets
+    :data:`PLOT_NAME` inside it; a name without extension gets ``.png``.
+
+    Raises
+    ------
+    ValueError
+        If ``output`` is empty, or its extension is not a format matplotlib
+        writes (checked only when matplotlib is installed: without it no plot
+        is written).
+    """
+    if not output:
+        raise ValueError("--output must name a file or a folder; got ''.")
+    path = Path(output)
+    if path.is_dir() or output.endswith(("/", os.sep)):
+        return path / PLOT_NAME
+    if not path.suffix:
+        return path.with_name(f"{path.name}.png")
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        return path
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix[1:].lower() not in formats:
+        raise ValueError(
+            f"--output {output!r}: matplotlib cannot write {path.suffix!r} files; "
+            f"use one of {', '.join('.' + ext for ext in sorted(formats))}."
+        )
+    return path
+
+
+def _check_code_lengths(methods: Sequence[str], bits: Sequence[int], data: Bunch) -> None:
+    """Raise a ValueError if a requested (method, n_bits) cannot be fitted on ``data``.
+
+    ITQ codes live in the top ``n_bits`` principal directions of the training
+    set, so ITQ needs ``n_bits <= min(n_samples, n_features)``: checked here,
+    before any fit, rather than by ITQHash.fit after the other fits' work.
+    """
+    n_samples, n_features = data.X_train.shape
+    limit = min(n_samples, n_features)
+    too_long = [n_bits for n_bits in bits if n_bits > limit]
+    if "itq" in methods and too_long:
+        raise ValueError(
+            f"--bits {' '.join(map(str, too_long))} too long for itq on {data.name}: "
+            f"ITQ needs bits <= {limit}, the smaller of its training samples "
+            f"({n_samples}) and features ({n_features})."
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m skdistillhash",
@@ -200,45 +272,120 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--dataset", choices=DATASETS, default="digits")
+    parser.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help=(
+            "folder with fashion-mnist's four IDX files (raw or .gz); default: where "
+            "the Debian package dataset-fashion-mnist installs them"
+        ),
+    )
     parser.add_argument("--bits", type=int, nargs="+", default=[16, 32, 64], help="code lengths")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(DEFAULT_METHODS))
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (DistillHash)")
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds (mean ± std)")
     parser.add_argument(
-        "--output", default="skdistillhash_results/map_vs_bits.png", help="where the PNG goes"
+        "--output",
+        default=f"skdistillhash_results/{PLOT_NAME}",
+        help=(
+            f"the plot's file (no extension: .png), or a folder to write {PLOT_NAME} "
+            "in; one CSV row per fit goes beside it, same name with .csv"
+        ),
     )
     parser.add_argument("--quiet", action="store_true", help="no per-fit progress lines")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the main job from command-line arguments; returns the exit status.
+
+    0 on success; 2 for arguments that cannot work (checked before any fit);
+    1 when the device, the data or a fit fails (the CSV keeps every row
+    finished before that).
+    """
     args = _parser().parse_args(argv)
-    if any(b < 1 for b in args.bits) or args.seeds < 1:
-        print("error: --bits and --seeds must be positive", file=sys.stderr)
+    # A repeated length or method would be fitted twice and shown as two seeds.
+    bits = list(dict.fromkeys(args.bits))
+    methods = list(dict.fromkeys(args.methods))
+    if not all(1 <= b <= MAX_BITS for b in bits) or args.seeds < 1:
+        print(f"error: --bits must lie in 1..{MAX_BITS} and --seeds be positive", file=sys.stderr)
         return 2
+    if args.data_root is not None and args.dataset == "digits":
+        print("error: --data-root is for fashion-mnist; digits ship with scikit-learn", file=sys.stderr)
+        return 2
+    try:
+        png = _plot_path(args.output)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if png.is_dir() or (png.exists() and not os.access(png, os.W_OK)):
+        print(f"error: cannot write the plot to {png}: a folder or a read-only file", file=sys.stderr)
+        return 2
+    table_path = png.with_suffix(".csv")
     try:
         from ._torch._device import resolve_device
 
         resolve_device(args.device)
-        tic = time.perf_counter()
-        results = run(
-            args.dataset, args.bits, args.methods, args.device, range(args.seeds), not args.quiet
-        )
-    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        data = load(args.dataset, args.data_root)
+    except FileNotFoundError as exc:
+        print(f"error: {exc} Here, pass that folder as --data-root DIR.", file=sys.stderr)
+        return 1
+    except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    try:
+        _check_code_lengths(methods, bits, data)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        table_path.parent.mkdir(parents=True, exist_ok=True)
+        table_file = open(table_path, "w", newline="")
+    except OSError as exc:
+        print(f"error: cannot write the results to {table_path}: {exc}", file=sys.stderr)
+        return 2
+
+    with_map_at_1000 = REPORTS_MAP_AT_1000[args.dataset]
+    columns = [c for c in CSV_COLUMNS if c != "map_at_1000" or with_map_at_1000]
+    with table_file:
+        writer = csv.writer(table_file)
+        writer.writerow(columns)
+
+        def write_row(result: Result) -> None:
+            writer.writerow([getattr(result, c) for c in columns])
+            table_file.flush()  # a later failure, or Ctrl-C, keeps this row
+
+        tic = time.perf_counter()
+        try:
+            results = run(
+                args.dataset,
+                bits,
+                methods,
+                args.device,
+                range(args.seeds),
+                not args.quiet,
+                data=data,
+                on_result=write_row,
+            )
+        except (RuntimeError, ValueError) as exc:
+            print(f"error: {exc} (finished fits are in {table_path})", file=sys.stderr)
+            return 1
     print(f"\n{args.dataset}: {len(results)} fits in {time.perf_counter() - tic:.0f}s\n")
     print(format_table(results))
-    if {"distillhash", "ssdh"} & set(args.methods):
-        for n_bits in args.bits:
+    if {"distillhash", "ssdh"} & set(methods):
+        for n_bits in bits:
             tuned = tuned_params(args.dataset, n_bits)
             if tuned:
                 settings = ", ".join(f"{name}={value!r}" for name, value in tuned.items())
                 print(f"DistillHash at {n_bits} bits (chosen on a validation split): {settings}")
+    print(f"\nresults written to {table_path}")
     try:
-        path = plot(results, args.output, args.dataset)
+        plot(results, str(png), args.dataset)
     except ImportError:
-        print("\nno plot: matplotlib is missing (pip install 'skdistillhash[plot]')")
+        print("no plot: matplotlib is missing (pip install 'skdistillhash[plot]')")
+    except OSError as exc:
+        print(f"error: cannot write the plot to {png}: {exc}", file=sys.stderr)
+        return 1
     else:
-        print(f"\nplot written to {path}")
+        print(f"plot written to {png}")
     return 0

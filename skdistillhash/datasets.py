@@ -33,6 +33,7 @@ order, so the indices are the same on every machine and every call.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import pickle
 import struct
@@ -297,11 +298,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(data) < header:
         raise ValueError(f"{path}: IDX header truncated.")
     shape = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python ints: the product of four 32-bit sizes overflows int64 and can
+    # wrap around to the real data size.
+    expected = math.prod(shape) * dtype.itemsize
     if len(data) - header != expected:
         raise ValueError(
-            f"{path}: IDX header announces shape {shape} ({expected} bytes of "
-            f"data) but the file holds {len(data) - header}."
+            f"{path}: the IDX header's shape {shape} does not match the data: "
+            f"it needs {expected} bytes of data but the file holds {len(data) - header}."
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False)

@@ -1,5 +1,6 @@
 """Tests for skdistillhash.baselines: LSHHash and ITQHash on real and random data."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from skdistillhash import baselines
 from skdistillhash._bits import pack_bits
 from skdistillhash.baselines import ITQHash, LSHHash
 
@@ -257,6 +259,91 @@ def test_codes_invariant_to_translation(Hasher, shift, seed):
     assert np.mean(a.transform(X) != b.transform(X + shift)) <= 0.01
 
 
+@pytest.mark.parametrize("Hasher", HASHERS)
+@pytest.mark.parametrize("factor", [2.0**1000, 2.0**-1000, 1e300, 1e-300])
+def test_codes_of_extreme_magnitudes(Hasher, factor):
+    # Centred data near 1e300 overflow float64 in the covariance and float32
+    # in the projections; near 1e-300 they underflow. The codes are those of
+    # the data at ordinary scale: exactly so for powers of two, and for 1e300
+    # too unless a projection lies within rounding (1e-16) of a hyperplane,
+    # which none of this data's do.
+    X = np.random.RandomState(0).standard_normal((200, 10))
+    expected = Hasher(8, random_state=0).fit(X).transform(X)
+    est = Hasher(8, random_state=0).fit(X * factor)
+    h = est.decision_function(X * factor)
+    assert np.all(np.isfinite(h)) and np.all(h != 0)
+    np.testing.assert_array_equal(est.transform(X * factor), expected)
+
+
+# --------------------------------------------------------------------------- #
+# A failed fit leaves the last complete one
+# --------------------------------------------------------------------------- #
+
+
+def fitted_state(est):
+    return {name: copy.deepcopy(value) for name, value in vars(est).items() if name.endswith("_")}
+
+
+def assert_fit_unchanged(est, state, X, codes):
+    np.testing.assert_equal(fitted_state(est), state)
+    np.testing.assert_array_equal(est.transform(X), codes)
+
+
+FAILED_FITS = [
+    (Hasher, failure)
+    for Hasher in HASHERS
+    for failure in ("nan input", "n_bits=True", "n_bits > n_features")
+    if Hasher is ITQHash or failure != "n_bits > n_features"  # LSH has no such limit
+]
+
+
+@pytest.mark.parametrize("Hasher, failure", FAILED_FITS)
+def test_failed_fit_leaves_the_previous_fit(Hasher, failure):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 10))
+    est = Hasher(8, random_state=0).fit(X)
+    state, codes = fitted_state(est), est.transform(X)
+    # A successful fit on this would change every fitted attribute.
+    X_new = rng.standard_normal((200, 5)) + 3.0
+    if failure == "nan input":
+        X_new[0, 0] = np.nan
+    elif failure == "n_bits=True":
+        est.set_params(n_bits=True)
+    with pytest.raises(ValueError):
+        est.fit(X_new)
+    assert_fit_unchanged(est, state, X, codes)
+
+
+class InterruptingRNG:
+    """A random state whose draws are interrupted (Ctrl-C)."""
+
+    def standard_normal(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+
+def interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("Hasher", HASHERS)
+def test_interrupted_fit_leaves_the_previous_fit(Hasher, monkeypatch):
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((200, 10))
+    est = Hasher(8, random_state=0).fit(X)
+    state, codes = fitted_state(est), est.transform(X)
+    if Hasher is LSHHash:
+        # LSH's last step draws the hyperplanes.
+        monkeypatch.setattr(baselines, "check_random_state", lambda seed: InterruptingRNG())
+    else:
+        # On tall data ITQ's SVDs are the R-steps of its rotation loop.
+        monkeypatch.setattr(np.linalg, "svd", interrupt)
+    est.set_params(n_bits=4)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(rng.standard_normal((200, 5)) + 3.0)
+    monkeypatch.undo()
+    assert_fit_unchanged(est, state, X, codes)
+
+
 # --------------------------------------------------------------------------- #
 # Errors
 # --------------------------------------------------------------------------- #
@@ -318,6 +405,23 @@ def test_invalid_n_bits(Hasher, n_bits):
 def test_invalid_n_iter(n_iter):
     with pytest.raises(ValueError, match="n_iter"):
         ITQHash(2, n_iter=n_iter).fit(np.random.RandomState(0).standard_normal((10, 3)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda value: LSHHash(value),
+        lambda value: ITQHash(value),
+        lambda value: ITQHash(2, n_iter=value),
+    ],
+    ids=["LSHHash-n_bits", "ITQHash-n_bits", "ITQHash-n_iter"],
+)
+@pytest.mark.parametrize("value", [True, False])
+def test_bool_is_not_a_count(make, value):
+    # bool subclasses int, and scikit-learn's integer intervals let it pass.
+    est = make(value)
+    with pytest.raises(ValueError, match=r"'n_(bits|iter)' parameter .* \(not a bool\)"):
+        est.fit(np.random.RandomState(0).standard_normal((10, 3)))
 
 
 def test_sparse_input_rejected():

@@ -1,5 +1,7 @@
 """The main job, ``python -m skdistillhash``, at a small size."""
 
+import csv
+import re
 import subprocess
 import sys
 
@@ -24,6 +26,8 @@ def test_main_job_prints_a_table_and_writes_a_plot(tmp_path, capsys):
         assert 0.1 < map_all <= 1.0
     assert png.stat().st_size > 10_000 and f"plot written to {png}" in out
     assert "[6/6]" in err  # progress lines
+    table = png.with_suffix(".csv")
+    assert f"results written to {table}" in out and len(read_csv(table)) == 6
 
 
 def test_table_reports_mean_and_std_over_seeds():
@@ -44,7 +48,129 @@ def test_missing_dataset_is_a_one_line_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(datasets, "FASHION_MNIST_ROOT", tmp_path / "nowhere")
     assert benchmark.main(["--dataset", "fashion-mnist", "--methods", "lsh"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "dataset-fashion-mnist" in err[0]
+    assert len(err) == 1 and "dataset-fashion-mnist" in err[0] and "--data-root DIR" in err[0]
+
+
+# Small and fast: the two baselines at 8 bits on digits.
+FAST = ["--methods", "lsh", "itq", "--bits", "8", "--quiet"]
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")
+    return err[0]
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Fail the test if the main job starts a fit."""
+
+    def refuse(*args, **kwargs):
+        pytest.fail("a fit started")
+
+    monkeypatch.setattr(benchmark, "make_hasher", refuse)
+
+
+def test_data_root_reaches_the_loader(monkeypatch, tmp_path, capsys):
+    roots = []
+
+    def fake_fashion_mnist(root=None):
+        roots.append(root)
+        return datasets.load_digits_split()
+
+    monkeypatch.setattr(datasets, "load_fashion_mnist", fake_fashion_mnist)
+    argv = ["--dataset", "fashion-mnist", "--data-root", str(tmp_path), "--output", str(tmp_path)]
+    assert benchmark.main(argv + FAST) == 0
+    assert roots == [str(tmp_path)]
+    # Fashion-MNIST's protocol adds MAP@1000, to the table and to the CSV.
+    assert "MAP@1000" in capsys.readouterr().out
+    assert "map_at_1000" in read_csv(tmp_path / "map_vs_bits.csv")[0]
+
+
+def test_data_root_is_for_fashion_mnist(tmp_path, capsys, no_fit):
+    assert benchmark.main(["--data-root", str(tmp_path), *FAST]) == 2
+    assert "--data-root" in one_line_error(capsys)
+
+
+def test_output_folder_gets_the_plot_inside(tmp_path, capsys):
+    assert benchmark.main([*FAST, "--output", str(tmp_path)]) == 0
+    png = tmp_path / "map_vs_bits.png"
+    assert png.stat().st_size > 10_000 and f"plot written to {png}\n" in capsys.readouterr().out
+    assert (tmp_path / "map_vs_bits.csv").is_file()
+
+
+def test_output_without_extension_gets_png(tmp_path, capsys):
+    assert benchmark.main([*FAST, "--output", str(tmp_path / "run")]) == 0
+    png = tmp_path / "run.png"
+    assert png.is_file() and f"plot written to {png}\n" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.csv", "run.png"]
+
+
+@pytest.mark.parametrize(
+    "output, match",
+    [
+        ("", "--output must name a file or a folder"),
+        ("plot.xyz", "cannot write '.xyz' files"),
+        ("a-file/plot.png", "cannot write the results to .*plot.csv"),
+        ("run", "cannot write the plot to run.png: a folder"),  # run.png is a folder
+    ],
+    ids=["empty", "unsupported-extension", "parent-is-a-file", "plot-is-a-folder"],
+)
+def test_bad_output_is_refused_before_any_fit(tmp_path, monkeypatch, capsys, no_fit, output, match):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "run.png").mkdir()
+    assert benchmark.main([*FAST, "--output", output]) == 2
+    assert re.search(match, one_line_error(capsys))
+
+
+def test_itq_longer_than_the_features_is_refused_before_any_fit(tmp_path, capsys, no_fit):
+    # digits have 64 features: ITQ codes live in at most 64 principal directions.
+    argv = ["--methods", "lsh", "itq", "--bits", "8", "100", "--output", str(tmp_path)]
+    assert benchmark.main(argv) == 2
+    err = one_line_error(capsys)
+    assert "--bits 100" in err and "itq" in err and "64" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_repeated_bits_and_methods_are_fitted_once(tmp_path, capsys):
+    argv = ["--methods", "lsh", "itq", "lsh", "--bits", "8", "8", "--quiet", "--output", str(tmp_path)]
+    assert benchmark.main(argv) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("LSH", "ITQ"))]
+    assert len(rows) == 2 and "±" not in out  # one seed: no spread to show
+    assert [(r["method"], r["n_bits"]) for r in read_csv(tmp_path / "map_vs_bits.csv")] == [
+        ("lsh", "8"),
+        ("itq", "8"),
+    ]
+
+
+def test_csv_keeps_the_rows_finished_before_a_failure(monkeypatch, tmp_path, capsys):
+    make_hasher, made = benchmark.make_hasher, []
+
+    class BrokenHasher:
+        def fit(self, X):
+            raise ValueError("the third fit fails")
+
+    def third_fails(*args, **kwargs):
+        made.append(args)
+        return BrokenHasher() if len(made) == 3 else make_hasher(*args, **kwargs)
+
+    monkeypatch.setattr(benchmark, "make_hasher", third_fails)
+    argv = ["--methods", "lsh", "itq", "--bits", "8", "4", "--quiet", "--output", str(tmp_path)]
+    assert benchmark.main(argv) == 1
+    table = tmp_path / "map_vs_bits.csv"
+    err = one_line_error(capsys)
+    assert "the third fit fails" in err and str(table) in err
+    rows = read_csv(table)
+    assert list(rows[0]) == ["method", "n_bits", "seed", "map_all", "precision_r2", "fit_seconds"]
+    assert [(r["method"], r["n_bits"], r["seed"]) for r in rows] == [("lsh", "8", "0"), ("lsh", "4", "0")]
+    assert all(0 < float(r["map_all"]) <= 1 and float(r["fit_seconds"]) >= 0 for r in rows)
 
 
 def test_module_entry_point_help():

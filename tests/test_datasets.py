@@ -137,6 +137,23 @@ def test_read_idx_errors(tmp_path):
         read_idx(tmp_path / "broken.gz")
 
 
+@pytest.mark.parametrize(
+    "shape, n_bytes",
+    [((65536,) * 4, 0), ((2**32 - 1,) * 3, 10), ((4, 3), 13)],
+    ids=["product-wraps-to-file-size", "product-overflows", "too-long"],
+)
+def test_read_idx_shape_not_matching_data(tmp_path, shape, n_bytes):
+    # 65536**4 = 2**64 wraps to 0 in int64, which an int64 product would
+    # take for the size of an empty file.
+    path = tmp_path / "crafted"
+    header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+    path.write_bytes(header + bytes(n_bytes))
+    with pytest.raises(ValueError, match="header's shape .* does not match the data") as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+    assert f"file holds {n_bytes}" in str(info.value)
+
+
 def fake_fashion(root, *, n_train_per_class=4, n_test_per_class=2, gz=True, shape=(6, 5)):
     """Write a tiny Fashion-MNIST: 10 classes, train then t10k."""
     root.mkdir(parents=True, exist_ok=True)
