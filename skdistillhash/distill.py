@@ -22,24 +22,24 @@ from __future__ import annotations
 
 import math
 import warnings
-from numbers import Integral, Real
-from typing import NamedTuple
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn import get_config
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
-from ._torch._device import resolve_device
+from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._knn import inner_product_knn
+from ._base import IntInterval
+from ._fitting import publish_fit, validation_probe
+from ._torch._labels import PairLabeler, Rule, pair_similarities
 
-#: Row chunks of a symmetric pair_labels(idx, idx) block: chunk i is labelled
-#: against chunks i.. only, (c + 1) / (2c) of the products.
-_SYMMETRIC_CHUNKS = 4
 #: Rounding grid of the unit rows: 2**12 steps per unit (see module docstring).
 _GRID = 4096.0
 #: Bins of the distance histogram whose fullest bin is the mode, as in SSDH.
@@ -55,19 +55,10 @@ _MIN_CHUNK_FLOATS = 1 << 22
 _MAX_DRAWS_PER_PAIR = 128
 
 
-class _Rule(NamedTuple):
-    """The fitted labelling rule, in similarities and neighbour-pair counts."""
-
-    similar_sim: float  # s~ = +1 when cosine similarity > this (distance < d_l)
-    dissimilar_sim: float  # s~ = -1 when cosine similarity < this (distance > d_r)
-    local: bool  # check the local posterior (DistillHash) or not (SSDH)
-    similar_count: float  # distil +1 when more +1 neighbour pairs than this
-    dissimilar_count: float  # distil -1 when more -1 neighbour pairs than this
-
-
-# The output is a sparse graph, never a frame: no set_output wrapping (which
-# would also make X a required argument of transform).
-class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+# The output is a sparse graph, never a frame: set_output is written out below
+# instead of sklearn's wrapping (which would also make X a required argument
+# of transform).
+class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Distil confident similar and dissimilar pairs from unlabelled features.
 
     The first stage of DistillHash (Yang et al., CVPR 2019): from feature
@@ -160,6 +151,12 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         Query block size of the neighbour search (database blocks are 4
         times wider); peak memory is about ``4 * batch_size ** 2`` floats
         (256 MiB at the default) beyond the fitted state.
+    label_cache_bytes : int, default=2**30
+        Memory budget of the label table behind :meth:`pair_labels`: two
+        bits per pair of training rows, n^2 / 4 bytes kept, twice that while
+        it is built (50 MB at 10,000 rows; the default 1 GiB admits about
+        46,000 rows). Above the budget, or with 0, every call labels its
+        pairs by products of features. The table is not pickled.
     random_state : int, RandomState instance or None, default=None
         Seeds the pair sample and the dissimilar candidates; an int gives
         identical output on every run.
@@ -252,17 +249,18 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     _parameter_constraints: dict = {
         "strategy": [StrOptions({"distillhash", "ssdh"})],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "neighborhood_size": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [IntInterval(1, None, closed="left")],
+        "neighborhood_size": [IntInterval(1, None, closed="left")],
         "similar_std_factor": [Interval(Real, None, None, closed="neither"), None],
         "dissimilar_std_factor": [Interval(Real, None, None, closed="neither"), None],
         "false_similar_rate": [Interval(Real, 0, 1, closed="left")],
         "false_dissimilar_rate": [Interval(Real, 0, 1, closed="left")],
-        "n_dissimilar": [Interval(Integral, 0, None, closed="left")],
-        "n_pair_samples": [Interval(Integral, 100, None, closed="left")],
+        "n_dissimilar": [IntInterval(0, None, closed="left")],
+        "n_pair_samples": [IntInterval(100, None, closed="left")],
         "metric": [StrOptions({"cosine"})],
-        "device": [str],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": DEVICE_CONSTRAINT,
+        "batch_size": [IntInterval(1, None, closed="left")],
+        "label_cache_bytes": [IntInterval(0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -281,6 +279,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         metric: str = "cosine",
         device: str = "auto",
         batch_size: int = 4096,
+        label_cache_bytes: int = 2**30,
         random_state=None,
     ):
         self.strategy = strategy
@@ -295,6 +294,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         self.metric = metric
         self.device = device
         self.batch_size = batch_size
+        self.label_cache_bytes = label_cache_bytes
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
@@ -318,22 +318,23 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         -------
         self : PairDistiller
         """
-        local = self.strategy == "distillhash"
-        n_search = max(self.n_neighbors, self.neighborhood_size if local else 0)
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], ensure_min_samples=n_search + 1
-        )
+        probe = validation_probe(self)
+        X = validate_data(probe, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        n = X.shape[0]
+        n_neighbors, neighborhood_size = self._sizes_for(n)
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         features = _unit_rows(X, self.batch_size)
-        n = features.shape[0]
 
         sims, neighbors = inner_product_knn(
-            features, n_neighbors=n_search, block_size=self.batch_size, device=device
+            features, n_neighbors=max(n_neighbors, neighborhood_size), block_size=self.batch_size,
+            device=device,
         )
         a, b = _random_pairs(n, self.n_pair_samples, rng)
+        hood = _neighborhoods(np.arange(n), neighbors, neighborhood_size)
         table = torch.from_numpy(features).to(device)
-        distances = 1.0 - _pair_similarities(table, a, b, self._budget()).astype(np.float64)
+        distances = 1.0 - pair_similarities(table, a, b, self._chunk_floats()).astype(np.float64)
+        del table
         mode, left_std, right_std = _half_gaussians(distances)
         alpha, beta = _STD_FACTORS[self.strategy]
         alpha = alpha if self.similar_std_factor is None else self.similar_std_factor
@@ -347,23 +348,14 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 f"sigma_r {right_std:.4g}): raise similar_std_factor or "
                 "dissimilar_std_factor so that d_l <= d_r."
             )
-
-        self.neighbors_ = neighbors
-        self.distance_mode_ = float(mode)
-        self.left_std_ = float(left_std)
-        self.right_std_ = float(right_std)
-        self.similar_distance_ = float(d_l)
-        self.dissimilar_distance_ = float(d_r)
-        self.n_samples_fit_ = n
-        self._fit_X = features
-        self._hood = self._neighborhoods(np.arange(n), neighbors)
-        self._seed = np.uint64(rng.randint(np.iinfo(np.int32).max))
-
-        rule = self._rule()
-        hood = torch.from_numpy(self._hood).to(device)
-        self.dissimilar_rate_ = float(_distilled(table, hood, a, b, rule, -1, self._budget()).mean())
-        self._n_draws = _n_draws(self.n_dissimilar, self.dissimilar_rate_, n - 1)
-        if self.n_dissimilar and not self._n_draws:
+        seed = np.uint64(rng.randint(np.iinfo(np.int32).max))
+        labeler = PairLabeler(
+            features, hood, self._rule(d_l, d_r, hood.shape[1]), device=device,
+            chunk_floats=self._chunk_floats(), cache_bytes=self.label_cache_bytes,
+        )
+        dissimilar_rate = float(labeler.distilled(a, b, -1).mean())
+        n_draws = _n_draws(self.n_dissimilar, dissimilar_rate, n - 1)
+        if self.n_dissimilar and not n_draws:
             warnings.warn(
                 f"None of {len(a)} sampled pairs is a distilled dissimilar pair: "
                 "graph_ holds no -1 entry. Lower dissimilar_std_factor (or "
@@ -371,13 +363,27 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
                 UserWarning,
             )
         rows = np.arange(n)
-        pairs = _distil_rows(
-            table, hood, rule, rows, neighbors[:, : self.n_neighbors], sims[:, : self.n_neighbors],
+        pairs = labeler.distil_rows(
+            rows, neighbors[:, :n_neighbors], sims[:, :n_neighbors],
             pool=(0, n), keys=rows.astype(np.uint64), exclude_self=True,
-            n_dissimilar=self.n_dissimilar, n_draws=self._n_draws, seed=self._seed,
-            budget=self._budget(),
+            n_dissimilar=self.n_dissimilar, n_draws=n_draws, seed=seed,
         )
-        self.graph_ = _to_csr(*pairs, shape=(n, n), symmetric=True)
+        graph = _to_csr(*pairs, shape=(n, n), symmetric=True)
+        publish_fit(
+            self, probe,
+            neighbors_=neighbors,
+            distance_mode_=float(mode),
+            left_std_=float(left_std),
+            right_std_=float(right_std),
+            similar_distance_=float(d_l),
+            dissimilar_distance_=float(d_r),
+            n_samples_fit_=n,
+            dissimilar_rate_=dissimilar_rate,
+            graph_=graph,
+            _labeler=labeler,
+            _seed=seed,
+            _n_draws=n_draws,
+        )
         return self
 
     def fit_transform(self, X, y=None):
@@ -393,6 +399,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         -------
         graph : scipy.sparse.csr_matrix of shape (n_samples, n_samples), dtype int8
         """
+        self._check_output_container()
         return self.fit(X, y).graph_.copy()
 
     # ------------------------------------------------------------ transform
@@ -419,10 +426,11 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             +1 distilled similar, -1 distilled dissimilar, absent: dropped.
         """
         check_is_fitted(self)
+        self._check_output_container()
         if X is None:
             return self.graph_.copy()
         features = self._validate_queries(X)
-        if np.array_equal(features, self._fit_X):
+        if np.array_equal(features, self._labeler.features):
             return self.graph_.copy()
         n_fit, n_q = self.n_samples_fit_, features.shape[0]
         device = resolve_device(self.device)
@@ -432,20 +440,58 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         sub = self.graph_[match[known]].tocoo()
         rows, cols, labels = [known[sub.row]], [sub.col], [sub.data]
         if new.size:
-            table = torch.from_numpy(np.concatenate([self._fit_X, features[new]])).to(device)
             table_rows = n_fit + np.arange(new.size)
-            hood = np.concatenate([self._hood, self._neighborhoods(table_rows, neighbors[new])])
-            r, c, lab = _distil_rows(
-                table, torch.from_numpy(hood).to(device), self._rule(), table_rows,
-                neighbors[new, : self.n_neighbors], sims[new, : self.n_neighbors], pool=(0, n_fit),
-                keys=(n_fit + neighbors[new, 0]).astype(np.uint64), exclude_self=False,
-                n_dissimilar=self.n_dissimilar, n_draws=self._n_draws, seed=self._seed,
-                budget=self._budget(),
+            hood = _neighborhoods(table_rows, neighbors[new], self._labeler.hood.shape[1] - 1)
+            r, c, lab = self._query_labeler(features[new], hood, device).distil_rows(
+                table_rows, neighbors[new, : self.n_neighbors], sims[new, : self.n_neighbors],
+                pool=(0, n_fit), keys=(n_fit + neighbors[new, 0]).astype(np.uint64),
+                exclude_self=False, n_dissimilar=self.n_dissimilar, n_draws=self._n_draws,
+                seed=self._seed,
             )
             rows.append(new[r - n_fit])
             cols.append(c)
             labels.append(lab)
         return _to_csr(*map(np.concatenate, (rows, cols, labels)), shape=(n_q, n_fit))
+
+    def set_output(self, *, transform=None):
+        """Set the output container of :meth:`transform` and :meth:`fit_transform`.
+
+        The output is a sparse graph, which no dataframe holds: ``"default"``
+        (or None, no change) is the one container; ``"pandas"`` and
+        ``"polars"`` are accepted, as sklearn's ``set_output`` accepts them,
+        and make :meth:`transform` raise a ValueError that says so, the
+        behaviour of :class:`~sklearn.neighbors.KNeighborsTransformer`.
+
+        Parameters
+        ----------
+        transform : {"default", "pandas", "polars"} or None, default=None
+
+        Returns
+        -------
+        self : PairDistiller
+        """
+        if transform is None:
+            return self
+        if transform not in ("default", "pandas", "polars"):
+            raise ValueError(f"transform must be 'default', 'pandas', 'polars' or None; got {transform!r}.")
+        # sklearn's own attribute name, which clone carries over.
+        self._sklearn_output_config = {"transform": transform}
+        return self
+
+    def _check_output_container(self) -> None:
+        config = getattr(self, "_sklearn_output_config", {})
+        container = config.get("transform", get_config()["transform_output"])
+        if container != "default":
+            raise ValueError(
+                f"The transformer outputs a scipy sparse matrix (the pair graph); "
+                f"{container.capitalize()} output does not support sparse data. Use "
+                "set_output(transform='default')."
+            )
+
+    @property
+    def _n_features_out(self) -> int:
+        # One output column per training sample, as KNeighborsTransformer.
+        return self.n_samples_fit_
 
     # ---------------------------------------------------------- pair labels
 
@@ -467,35 +513,20 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         Returns
         -------
         labels : ndarray of shape (n_a, n_b), dtype int8
-            +1 distilled similar, -1 distilled dissimilar, 0 dropped. Costs
-            one product of the two sets of neighbourhoods,
-            O(n_a * n_b * (K+1)^2 * n_features) (K = 0 for SSDH).
+            +1 distilled similar, -1 distilled dissimilar, 0 dropped.
+
+        Notes
+        -----
+        A call costs one product of the two sets of neighbourhoods,
+        O(n_a * n_b * (K+1)^2 * n_features) (K = 0 for SSDH), until the calls
+        so far have cost about as much as labelling all n^2 training pairs
+        once. Then, if that table fits ``label_cache_bytes``, every pair is
+        labelled once and later calls are lookups, O(n_a * n_b): what makes
+        DistillHash's training epochs cheap. Same labels either way.
         """
         check_is_fitted(self)
         a, b = (self._check_rows(idx, name) for idx, name in ((a_idx, "a_idx"), (b_idx, "b_idx")))
-        table = torch.from_numpy(self._fit_X)
-        rule = self._rule()
-        labels = np.zeros((a.size, b.size), dtype=np.int8)
-        if not (a.size and b.size):
-            return labels
-        # Bound the (n_a * (K+1)) x (n_b * (K+1)) neighbour-label block.
-        width = self._hood.shape[1]
-        step = max(1, self._budget() // (width**2 * b.size))
-        # A training batch (a == b) gives a symmetric block (products are exact,
-        # see the module docstring): label the upper triangle of row chunks and
-        # mirror it. 4 chunks skip 3/8 of the products; more chunks make
-        # products too small to run at full speed (measured on CPU).
-        symmetric = a.size == b.size and np.array_equal(a, b)
-        if symmetric:
-            step = min(step, -(-a.size // _SYMMETRIC_CHUNKS))
-        for start in range(0, a.size, step):
-            rows, first = slice(start, start + step), start if symmetric else 0
-            block = _label_block(table, self._hood, a[rows], b[first:], rule)
-            labels[rows, first:] = block
-            if symmetric:
-                labels[first:, rows] = block.T
-        labels[a[:, None] == b[None, :]] = 0
-        return labels
+        return self._labeler.pair_labels(a, b)
 
     # ---------------------------------------------------------------- score
 
@@ -536,7 +567,7 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
             raise ValueError(f"y must be 1-D labels or a 2-D indicator matrix; got ndim={y.ndim}.")
         if features.shape[0] < 2:
             raise ValueError("score needs at least 2 samples to form pairs.")
-        if np.array_equal(features, self._fit_X):
+        if np.array_equal(features, self._labeler.features):
             graph = self.graph_
         else:
             graph = self._graph_among(features)
@@ -553,26 +584,44 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
 
     # -------------------------------------------------------------- helpers
 
-    def _budget(self) -> int:
+    def _chunk_floats(self) -> int:
         """Floats per chunk of pair labelling: the search block, but never tiny
         (per-call overhead dominates small chunks)."""
         return max(self.batch_size**2, _MIN_CHUNK_FLOATS)
 
-    def _rule(self) -> _Rule:
-        local = self.strategy == "distillhash"
-        n_pairs = self._hood.shape[1] ** 2
-        return _Rule(
-            similar_sim=1.0 - self.similar_distance_,
-            dissimilar_sim=1.0 - self.dissimilar_distance_,
-            local=local,
-            similar_count=(1 + self.false_similar_rate) / 2 * n_pairs,
-            dissimilar_count=(1 + self.false_dissimilar_rate) / 2 * n_pairs,
+    def _sizes_for(self, n_samples: int) -> tuple[int, int]:
+        """(n_neighbors, neighborhood_size) usable on ``n_samples`` rows; K = 0 for SSDH.
+
+        With fewer than ``n + 1`` rows, a point has only ``n_samples - 1``
+        others: use them all, with a warning, as UMAP does.
+        """
+        wanted = (self.n_neighbors, self.neighborhood_size if self.strategy == "distillhash" else 0)
+        sizes = tuple(min(size, n_samples - 1) for size in wanted)
+        if sizes != wanted:
+            warnings.warn(
+                f"{n_samples} samples give each point only {n_samples - 1} others: "
+                f"using n_neighbors={sizes[0]} and neighborhood_size={sizes[1]} "
+                f"instead of {wanted[0]} and {wanted[1]}.",
+                UserWarning,
+            )
+        return sizes
+
+    def _rule(self, d_l: float, d_r: float, width: int) -> Rule:
+        return Rule(
+            similar_sim=1.0 - d_l,
+            dissimilar_sim=1.0 - d_r,
+            local=self.strategy == "distillhash",
+            similar_count=(1 + self.false_similar_rate) / 2 * width**2,
+            dissimilar_count=(1 + self.false_dissimilar_rate) / 2 * width**2,
         )
 
-    def _neighborhoods(self, rows: np.ndarray, neighbors: np.ndarray) -> np.ndarray:
-        """Each row followed by its K nearest neighbours (just the row for SSDH)."""
-        k = self.neighborhood_size if self.strategy == "distillhash" else 0
-        return np.concatenate([rows[:, None], neighbors[:, :k]], axis=1)
+    def _query_labeler(self, features: np.ndarray, hood: np.ndarray, device) -> PairLabeler:
+        """The fitted rule over the training rows followed by ``features``."""
+        fitted = self._labeler
+        return PairLabeler(
+            np.concatenate([fitted.features, features]), np.concatenate([fitted.hood, hood]),
+            fitted.rule, device=device, chunk_floats=self._chunk_floats(),
+        )
 
     def _validate_queries(self, X) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -592,17 +641,14 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
     def _match(self, features: np.ndarray, device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The training sample each row equals (or -1), and its nearest training samples."""
         sims, neighbors = inner_product_knn(
-            features, self._fit_X, n_neighbors=self.neighbors_.shape[1],
+            features, self._labeler.features, n_neighbors=self.neighbors_.shape[1],
             block_size=self.batch_size, device=device,
         )
         # Exact arithmetic: a row equal to a training sample has similarity
         # |q|^2 with it, so only those columns need an element-wise check.
-        self_sim = _pair_similarities(
-            torch.from_numpy(features), np.arange(len(features)), np.arange(len(features)),
-            self._budget(),
-        )
+        self_sim = np.einsum("ij,ij->i", features, features)
         rows, cols = np.nonzero(sims == self_sim[:, None])
-        equal = np.all(features[rows] == self._fit_X[neighbors[rows, cols]], axis=1)
+        equal = np.all(features[rows] == self._labeler.features[neighbors[rows, cols]], axis=1)
         rows, cols = rows[equal], cols[equal]
         # Several equal training samples: the first found is the nearest, then
         # the smallest index (the kNN order).
@@ -617,19 +663,16 @@ class PairDistiller(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None)
         device = resolve_device(self.device)
         match, _, neighbors = self._match(features, device)
         table_rows = n_fit + np.arange(n_q)
-        hood_q = self._neighborhoods(table_rows, neighbors)
-        hood_q[match >= 0] = self._hood[match[match >= 0]]
+        hood_q = _neighborhoods(table_rows, neighbors, self._labeler.hood.shape[1] - 1)
+        hood_q[match >= 0] = self._labeler.hood[match[match >= 0]]
         within_sims, within = inner_product_knn(
             features, n_neighbors=min(self.n_neighbors, n_q - 1),
             block_size=self.batch_size, device=device,
         )
-        table = torch.from_numpy(np.concatenate([self._fit_X, features])).to(device)
-        hood = torch.from_numpy(np.concatenate([self._hood, hood_q])).to(device)
-        r, c, lab = _distil_rows(
-            table, hood, self._rule(), table_rows, n_fit + within, within_sims, pool=(n_fit, n_q),
+        r, c, lab = self._query_labeler(features, hood_q, device).distil_rows(
+            table_rows, n_fit + within, within_sims, pool=(n_fit, n_q),
             keys=table_rows.astype(np.uint64), exclude_self=True,
-            n_dissimilar=self.n_dissimilar, n_draws=min(self._n_draws, n_q - 1),
-            seed=self._seed, budget=self._budget(),
+            n_dissimilar=self.n_dissimilar, n_draws=min(self._n_draws, n_q - 1), seed=self._seed,
         )
         return _to_csr(r - n_fit, c - n_fit, lab, shape=(n_q, n_q), symmetric=True)
 
@@ -652,16 +695,27 @@ def _unit_rows(X: np.ndarray, block: int) -> np.ndarray:
     which the exactness argument of the module docstring needs. All-zero
     rows stay zero: similarity 0 with every row, as in
     :func:`sklearn.metrics.pairwise.cosine_similarity`.
+
+    Each row is first brought to a largest magnitude in [0.5, 1) by a power
+    of two: exact, so ordinary rows come out as without it, while the squares
+    of rows like 1e-200 or 1e300 neither underflow nor overflow.
     """
     n, d = X.shape
     out = np.empty((n, d), dtype=np.float32)
     scale = (1.0 - math.sqrt(d) / (2 * _GRID)) * _GRID
     for start in range(0, n, block):
         chunk = np.asarray(X[start : start + block], dtype=np.float64)
+        _, exponent = np.frexp(np.abs(chunk).max(axis=1))
+        chunk = np.ldexp(chunk, -exponent[:, None])
         norms = np.linalg.norm(chunk, axis=1)
         norms[norms == 0] = 1.0
         out[start : start + block] = np.rint(chunk * (scale / norms)[:, None]) / _GRID
     return out
+
+
+def _neighborhoods(rows: np.ndarray, neighbors: np.ndarray, k: int) -> np.ndarray:
+    """Each row followed by its ``k`` nearest neighbours (k = 0 for SSDH)."""
+    return np.concatenate([rows[:, None], neighbors[:, :k]], axis=1)
 
 
 def _random_pairs(n: int, n_pairs: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -693,156 +747,6 @@ def _n_draws(n_dissimilar: int, pass_rate: float, n_pool: int) -> int:
         return 0
     wanted = math.ceil(2 * n_dissimilar / pass_rate)
     return int(min(wanted, _MAX_DRAWS_PER_PAIR * n_dissimilar, n_pool))
-
-
-def _pair_similarities(table: torch.Tensor, a: np.ndarray, b: np.ndarray, budget: int) -> np.ndarray:
-    """Cosine similarity of each pair of rows (a[t], b[t]) of ``table``."""
-    out = np.empty(len(a), dtype=np.float32)
-    step = max(1, budget // (2 * table.shape[1]))
-    for start in range(0, len(a), step):
-        ia = torch.from_numpy(a[start : start + step]).to(table.device)
-        ib = torch.from_numpy(b[start : start + step]).to(table.device)
-        out[start : start + step] = (table[ia] * table[ib]).sum(dim=1).cpu().numpy()
-    return out
-
-
-def _distilled(
-    table: torch.Tensor,
-    hood: torch.Tensor,
-    a: np.ndarray,
-    b: np.ndarray,
-    rule: _Rule,
-    sign: int,
-    budget: int,
-    own: np.ndarray | None = None,
-) -> np.ndarray:
-    """Whether each pair (a[t], b[t]) of table rows is distilled with label ``sign``.
-
-    First the pair's own initial label, from its similarity ``own`` (computed
-    when not given); then, for the DistillHash rule and only where that label
-    is ``sign``, the count of neighbour pairs with the same initial label.
-    """
-    if own is None:
-        own = _pair_similarities(table, a, b, budget)
-    hit = own > rule.similar_sim if sign > 0 else own < rule.dissimilar_sim
-    if not rule.local:
-        return hit
-    live = np.flatnonzero(hit)
-    width = hood.shape[1]
-    step = max(1, budget // (2 * width * table.shape[1]))
-    for start in range(0, live.size, step):
-        pick = live[start : start + step]
-        ia = hood[torch.from_numpy(a[pick]).to(hood.device)]
-        ib = hood[torch.from_numpy(b[pick]).to(hood.device)]
-        sim = torch.bmm(table[ia], table[ib].transpose(1, 2))
-        if sign > 0:
-            keep = (sim > rule.similar_sim).sum(dim=(1, 2)) > rule.similar_count
-        else:
-            keep = (sim < rule.dissimilar_sim).sum(dim=(1, 2)) > rule.dissimilar_count
-        hit[pick] = keep.cpu().numpy()
-    return hit
-
-
-def _row_similarities(table: torch.Tensor, rows: np.ndarray, cols: np.ndarray, budget: int) -> np.ndarray:
-    """Similarity of each row with each of its own columns: (len(rows), m) for cols (len(rows), m)."""
-    out = np.empty(cols.shape, dtype=np.float32)
-    step = max(1, budget // (cols.shape[1] * table.shape[1]))
-    for start in range(0, len(rows), step):
-        r = torch.from_numpy(rows[start : start + step]).to(table.device)
-        c = torch.from_numpy(cols[start : start + step]).to(table.device)
-        sim = torch.bmm(table[c], table[r].unsqueeze(2)).squeeze(2)
-        out[start : start + step] = sim.cpu().numpy()
-    return out
-
-
-def _label_block(table: torch.Tensor, hood: np.ndarray, a: np.ndarray, b: np.ndarray, rule: _Rule) -> np.ndarray:
-    """Labels of all pairs of a x b from one product of their neighbourhoods.
-
-    Rows are laid out point by point, neighbourhood member by member, so the
-    (|a| * (K+1)) x (|b| * (K+1)) similarity block reshapes to
-    (|a|, K+1, |b|, K+1) and the neighbour-pair counts are plain sums over
-    axes 1 and 3: no gathers.
-    """
-    width = hood.shape[1] if rule.local else 1
-    rows_a = torch.from_numpy(np.ascontiguousarray(hood[a, :width]).ravel())
-    rows_b = torch.from_numpy(np.ascontiguousarray(hood[b, :width]).ravel())
-    sim = (table[rows_a] @ table[rows_b].T).view(len(a), width, len(b), width)
-    # Member 0 of a neighbourhood is the point itself: its own initial label.
-    own = sim[:, 0, :, 0]
-    own_pos = own > rule.similar_sim
-    own_neg = own < rule.dissimilar_sim
-    if rule.local:
-        own_pos &= (sim > rule.similar_sim).sum(dim=(1, 3)) > rule.similar_count
-        own_neg &= (sim < rule.dissimilar_sim).sum(dim=(1, 3)) > rule.dissimilar_count
-    return (own_pos.to(torch.int8) - own_neg.to(torch.int8)).numpy()
-
-
-def _draws(keys: np.ndarray, n_draws: int, n_pool: int, seed: np.uint64) -> np.ndarray:
-    """``n_draws`` pseudo-random integers in [0, n_pool) per key, a function of (seed, key).
-
-    Counter-based (splitmix64), so a row's candidates depend on its key only,
-    not on which other rows are drawn with it or in what blocks.
-    """
-    base = _splitmix64(keys ^ seed)
-    counters = np.arange(1, n_draws + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    return (_splitmix64(base[:, None] + counters[None, :]) % np.uint64(n_pool)).astype(np.int64)
-
-
-def _splitmix64(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def _distil_rows(
-    table: torch.Tensor,
-    hood: torch.Tensor,
-    rule: _Rule,
-    rows: np.ndarray,
-    candidates: np.ndarray,
-    candidate_sims: np.ndarray,
-    *,
-    pool: tuple[int, int],
-    keys: np.ndarray,
-    exclude_self: bool,
-    n_dissimilar: int,
-    n_draws: int,
-    seed: np.uint64,
-    budget: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distilled pairs (row, column, label) of the given table rows.
-
-    Similar: the candidates (nearest neighbours, with their similarities)
-    that pass. Dissimilar: per row, the first ``n_dissimilar`` of
-    ``n_draws`` candidates drawn from the pool of table rows
-    ``[pool[0], pool[0] + pool[1])`` that pass.
-    """
-    n_cand = candidates.shape[1]
-    sim_rows = np.repeat(rows, n_cand)
-    sim_cols = candidates.ravel()
-    keep = _distilled(table, hood, sim_rows, sim_cols, rule, +1, budget, own=candidate_sims.ravel())
-    out_rows, out_cols, out_labels = [sim_rows[keep]], [sim_cols[keep]], [np.ones(keep.sum(), np.int8)]
-    if n_draws:
-        start, size = pool
-        step = max(1, budget // n_draws)
-        for lo in range(0, rows.size, step):
-            chunk = rows[lo : lo + step]
-            drawn = _draws(keys[lo : lo + step], n_draws, size - exclude_self, seed)
-            if exclude_self:
-                # Draw among the others: skip over the row itself.
-                drawn += drawn >= (chunk - start)[:, None]
-            drawn += start
-            own = _row_similarities(table, chunk, drawn, budget)
-            hit = _distilled(
-                table, hood, np.repeat(chunk, n_draws), drawn.ravel(), rule, -1, budget,
-                own=own.ravel(),
-            ).reshape(drawn.shape)
-            hit &= np.cumsum(hit, axis=1) <= n_dissimilar
-            r, c = np.nonzero(hit)
-            out_rows.append(chunk[r])
-            out_cols.append(drawn[r, c])
-            out_labels.append(np.full(r.size, -1, np.int8))
-    return tuple(map(np.concatenate, (out_rows, out_cols, out_labels)))
 
 
 def _to_csr(rows, cols, labels, *, shape, symmetric=False) -> sp.csr_matrix:

@@ -1,22 +1,30 @@
 """DistillHash: Bayesian hash learning from distilled pairs.
 
 The estimator is a scikit-learn facade; every torch detail lives in
-:mod:`skdistillhash._torch`, imported lazily so that ``import skdistillhash``
-stays cheap.
+:mod:`skdistillhash._torch`.
 """
 
 from __future__ import annotations
 
-import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+import torch
 from sklearn.base import _fit_context, clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseHasher
+from ._base import BaseHasher, IntInterval
+from ._fitting import publish_fit, validation_probe
+from ._torch._device import DEVICE_CONSTRAINT, resolve_device
+from ._torch._networks import HashNetwork, build_backbone, build_head, on_device, set_hash_layer
+from ._torch._sampler import AnchorNeighborSampler
+from ._torch._train import TrainConfig, encode, train_hash_network
+from .baselines import ITQHash
+from .distill import PairDistiller
 
 #: Rows per forward pass when encoding feature vectors (images use batch_size).
 _FEATURE_ENCODE_BATCH = 8192
@@ -164,13 +172,13 @@ class DistillHash(BaseHasher):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "quantization_weight": [Interval(Real, 0, None, closed="left")],
         "pair_weighting": [StrOptions({"balanced", "uniform"})],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "epochs": [IntInterval(1, None, closed="left")],
+        "batch_size": [IntInterval(2, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
+        "n_iter_no_change": [IntInterval(1, None, closed="left")],
+        "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -223,8 +231,6 @@ class DistillHash(BaseHasher):
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
         if deep and self.distiller is None:
-            from .distill import PairDistiller
-
             params.update(
                 (f"distiller__{name}", value) for name, value in PairDistiller().get_params().items()
             )
@@ -233,8 +239,6 @@ class DistillHash(BaseHasher):
     def set_params(self, **params):
         nested = any(key.startswith("distiller__") for key in params)
         if nested and params.get("distiller", self.distiller) is None:
-            from .distill import PairDistiller
-
             params["distiller"] = PairDistiller()
         return super().set_params(**params)
 
@@ -253,7 +257,7 @@ class DistillHash(BaseHasher):
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         """2-D features for the MLP backbone, 4-D images (n, C, H, W) otherwise."""
-        if not reset and getattr(X, "ndim", None) in (2, 4):
+        if not reset and getattr(X, "ndim", 1) >= 2:
             # Before validate_data: its n_features message would hide the real problem.
             self._check_ndim(X.ndim)
         X = validate_data(
@@ -313,96 +317,96 @@ class DistillHash(BaseHasher):
             estimator keeps its previous state (unfitted, or the last complete
             fit): attributes are only assigned once everything succeeded.
         """
-        import torch
-
-        from ._torch._device import resolve_device
-        from ._torch._networks import HashNetwork, build_backbone, build_head
-        from ._torch._sampler import AnchorNeighborSampler
-        from ._torch._train import TrainConfig, encode, train_hash_network
-
         self._check_architecture()
         device = resolve_device(self.device)
-        # Validate on a throwaway copy so a failed fit leaves no n_features_in_ behind.
-        probe = copy.copy(self)
+        probe = validation_probe(self)
         X = probe._validate_X(X, reset=True)
         rng = check_random_state(self.random_state)
+        distiller = self._make_distiller(rng)
+        # One torch generator for the whole fit: seeding never touches torch's
+        # global generator, so fits in several threads neither disturb each
+        # other nor the caller.
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
 
-        if self.distiller is None:
-            from .distill import PairDistiller
+        backbone, features = self._extract_features(X, device, generator)
+        self._check_hash_layer_inputs(features.shape[1], features.shape[0])
+        distiller.fit(features)
+        graph = _distilled_graph(distiller, features.shape[0])
+        if self.verbose:
+            n_similar = int((graph.data > 0).sum()) // 2
+            print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
 
-            distiller = PairDistiller()
-        else:
-            distiller = clone(self.distiller)
+        head = self._build_head(features, device, generator, rng)
+        net = HashNetwork(head, backbone if self.finetune_backbone else None)
+        inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
+        result = train_hash_network(
+            net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
+            list(net.parameters()), self._train_config(),
+        )
+        del inputs
+        _warn_if_nothing_learned(result.pairs_per_epoch, graph)
+
+        net = HashNetwork(head, backbone).cpu().eval()
+        publish_fit(
+            self, probe,
+            input_ndim_=X.ndim,
+            distiller_=distiller,
+            network_=net,
+            n_bits_=self.n_bits,
+            loss_curve_=result.loss_curve,
+            pairs_per_epoch_=result.pairs_per_epoch,
+            n_iter_=result.n_iter,
+        )
+        return self
+
+    # -- the steps of fit -----------------------------------------------------
+
+    def _make_distiller(self, rng):
+        """A fresh distiller; seeded from ``random_state`` when it has none."""
+        distiller = PairDistiller() if self.distiller is None else clone(self.distiller)
         if "random_state" in distiller.get_params() and distiller.random_state is None:
             distiller.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
-        torch_seed = int(rng.randint(np.iinfo(np.int32).max))
+        return distiller
 
-        fork_devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(torch_seed)
-            backbone = None
-            features = X
-            if X.ndim == 4:
-                backbone = build_backbone(self.backbone, self.backbone_weights).to(device)
-                # The distiller sees the backbone's pretrained features, as in the paper.
-                features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
-            in_features = features.shape[1]
-            self._check_hash_layer_inputs(in_features, features.shape[0])
-            distiller.fit(features)
-            if self.verbose:
-                n_similar = int((distiller.graph_.data > 0).sum()) // 2
-                print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
-
-            train_inputs = X if self.finetune_backbone else features
-            head = build_head(in_features, self.hidden_layer_sizes, self.n_bits).to(device)
-            if self.hash_layer_init == "itq":
-                self._init_hash_layer_itq(head, features, device, rng)
-            if self.finetune_backbone:
-                net = HashNetwork(head, backbone)
-                parameters = list(net.parameters())
-            else:
-                net = HashNetwork(head)
-                parameters = list(head.parameters())
-            inputs = torch.as_tensor(train_inputs, dtype=torch.float32).to(device)
-            sampler = AnchorNeighborSampler(distiller.graph_, self.batch_size, rng)
-            config = TrainConfig(
-                alpha=self.alpha,
-                quantization_weight=self.quantization_weight,
-                balanced=self.pair_weighting == "balanced",
-                epochs=self.epochs,
-                learning_rate=self.learning_rate,
-                weight_decay=self.weight_decay,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                verbose=self.verbose,
+    def _extract_features(self, X: np.ndarray, device, generator):
+        """(backbone or None, the features the distiller sees: X itself, or the backbone's)."""
+        if X.ndim == 2:
+            return None, X
+        backbone = build_backbone(self.backbone, self.backbone_weights, generator).to(device)
+        # The distiller sees the backbone's pretrained features, as in the paper.
+        features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
+        bad = ~np.isfinite(features).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"The backbone's features hold NaN or infinity for {int(bad.sum())} of "
+                f"{len(features)} images, although X is finite: check backbone_weights "
+                "and the images' preprocessing."
             )
-            result = train_hash_network(net, inputs, sampler, distiller.pair_labels, parameters, config)
+        return backbone, features
 
-        if backbone is not None and not self.finetune_backbone:
-            net = HashNetwork(head, backbone)
-        net = net.cpu().eval()
-        del inputs
-        # Everything succeeded: publish the fitted state in one go.
-        for name in ("n_features_in_", "feature_names_in_"):
-            if hasattr(probe, name):
-                setattr(self, name, getattr(probe, name))
-            elif hasattr(self, name):
-                delattr(self, name)
-        self.input_ndim_ = X.ndim
-        self.distiller_ = distiller
-        self.network_ = net
-        self.n_bits_ = self.n_bits
-        self.loss_curve_ = result.loss_curve
-        self.pairs_per_epoch_ = result.pairs_per_epoch
-        self.n_iter_ = result.n_iter
-        return self
+    def _build_head(self, features: np.ndarray, device, generator, rng):
+        """The MLP head, initialised from ``generator`` (and at ITQ when asked)."""
+        head = build_head(features.shape[1], self.hidden_layer_sizes, self.n_bits, generator).to(device)
+        if self.hash_layer_init == "itq":
+            self._init_hash_layer_itq(head, features, device, rng)
+        return head
+
+    def _train_config(self):
+
+        return TrainConfig(
+            alpha=self.alpha,
+            quantization_weight=self.quantization_weight,
+            balanced=self.pair_weighting == "balanced",
+            epochs=self.epochs,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+        )
 
     def _init_hash_layer_itq(self, head, features: np.ndarray, device, rng) -> None:
         """Start the hash layer at ITQ of its inputs, outputs scaled to unit std."""
-        from ._torch._networks import set_hash_layer
-        from ._torch._train import encode
-        from .baselines import ITQHash
-
         if features.shape[0] > _ITQ_INIT_ROWS:
             rows = np.sort(rng.choice(features.shape[0], _ITQ_INIT_ROWS, replace=False))
             features = features[rows]
@@ -429,13 +433,10 @@ class DistillHash(BaseHasher):
         -------
         h : ndarray of shape (n_samples, n_bits), dtype float32
         """
-        from ._torch._device import resolve_device
-        from ._torch._train import encode
-
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         device = resolve_device(self.device)
-        net = self.network_ if device.type == "cpu" else copy.deepcopy(self.network_).to(device)
+        net = on_device(self.network_, device)
         batch = _FEATURE_ENCODE_BATCH if X.ndim == 2 else self.batch_size
         progress = bool(self.verbose) and X.shape[0] > 10 * batch
         return encode(net, X, device, batch, progress=progress)
@@ -443,13 +444,46 @@ class DistillHash(BaseHasher):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        # CPU fits are bit-identical under a seed; CUDA kernels may not be.
-        tags.non_deterministic = self._may_use_cuda()
+        # CPU fits are bit-identical under a seed; GPU kernels may not be.
+        tags.non_deterministic = self._may_use_gpu()
         return tags
 
-    def _may_use_cuda(self) -> bool:
-        if self.device == "cpu":
+    def _may_use_gpu(self) -> bool:
+        if str(self.device) == "cpu":
             return False
-        import torch
+        return torch.cuda.is_available() or torch.backends.mps.is_available()
 
-        return torch.cuda.is_available()
+
+def _distilled_graph(distiller, n_samples: int) -> sp.csr_matrix:
+    """The distiller's ``graph_``, checked: the sampler draws similar pairs from it."""
+    graph = getattr(distiller, "graph_", None)
+    if not sp.issparse(graph) or graph.shape != (n_samples, n_samples):
+        raise ValueError(
+            f"distiller {type(distiller).__name__} must set graph_ in fit: a scipy.sparse "
+            f"({n_samples}, {n_samples}) matrix with +1 for similar pairs (as PairDistiller "
+            f"does); got {type(graph).__name__ if graph is None else getattr(graph, 'shape', graph)!r}."
+        )
+    return sp.csr_matrix(graph)
+
+
+def _warn_if_nothing_learned(pairs_per_epoch: list[int], graph: sp.csr_matrix) -> None:
+    if not any(pairs_per_epoch):
+        warnings.warn(
+            "DistillHash trained on no labelled pair (the distiller labelled none in any "
+            "batch): the codes are the network's initial ones. Check the distiller's "
+            "thresholds on these features.",
+            UserWarning,
+        )
+    elif not (graph.data > 0).any():
+        warnings.warn(
+            "The distiller found no similar pair: DistillHash learned only to push pairs "
+            "apart, so Hamming distances carry no similarity. Check the distiller's "
+            "thresholds on these features.",
+            UserWarning,
+        )
+
+
+def _as_tensor(X: np.ndarray) -> torch.Tensor:
+    """``X`` as a tensor sharing its memory, copied only when read-only (a memory map):
+    torch warns on read-only arrays, though nothing here ever writes to them."""
+    return torch.from_numpy(X if X.flags.writeable else X.copy())

@@ -15,6 +15,9 @@ ESTIMATORS = [
         device="cpu",
         random_state=0,
     ),
+    # Default parameters too: fewer rows than neighbours shrink the neighbourhoods.
+    DistillHash(n_bits=8, epochs=2),
+    PairDistiller(),
     PairDistiller(n_neighbors=3, neighborhood_size=2, n_pair_samples=500, device="cpu"),
     PairDistiller(strategy="ssdh", n_neighbors=3, n_pair_samples=500, device="cpu"),
     HammingNeighbors(),

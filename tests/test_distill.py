@@ -168,12 +168,22 @@ def test_pickle_round_trip(fitted):
         (np.array([[1.0, np.nan], [1.0, 2.0]] * 20), "NaN"),
         (np.array([[1.0, np.inf], [1.0, 2.0]] * 20), "infinity"),
         (np.arange(40.0), "2D array"),
-        (np.ones((5, 3)), "minimum of 21"),
+        (np.ones((1, 3)), "minimum of 2"),
     ],
 )
 def test_bad_input_is_a_clear_error(X, match):
     with pytest.raises(ValueError, match=match):
         PairDistiller(device="cpu").fit(X)
+
+
+def test_fewer_rows_than_neighbours_use_every_other_row_with_a_warning():
+    X = np.random.RandomState(0).randn(6, 3)
+    with pytest.warns(UserWarning, match="n_neighbors=5 and neighborhood_size=5"):
+        distiller = PairDistiller(device="cpu", random_state=0).fit(X)
+    assert distiller.neighbors_.shape == (6, 5)
+    # Every row's candidates are all the others, so the graph covers them.
+    labels = distiller.pair_labels(np.arange(6), np.arange(6))
+    assert labels.shape == (6, 6) and np.all(np.diag(labels) == 0)
 
 
 def test_thresholds_in_the_wrong_order_are_an_error(digits):
@@ -227,3 +237,70 @@ def test_speed_benchmark_smoke_run_agrees_with_faiss():
     # Our kNN runs on rows rounded onto a 2**-12 grid: near-ties may swap.
     assert result["recall"] > 0.99
     assert result["similar_per_sample"] > 0 and result["dissimilar_per_sample"] > 0
+
+
+# -- reliability ---------------------------------------------------------------
+
+
+def test_failed_refit_keeps_the_previous_fit(digits, monkeypatch):
+    import skdistillhash.distill as distill_module
+
+    X = digits[0][:300]
+    distiller = PairDistiller(device="cpu", random_state=0).fit(X)
+    graph, labels = distiller.graph_.copy(), distiller.pair_labels(np.arange(50), np.arange(50))
+    attributes = {k: v for k, v in vars(distiller).items() if k.endswith("_")}
+
+    def unchanged():
+        assert {k for k in vars(distiller) if k.endswith("_")} == set(attributes)
+        assert distiller.n_features_in_ == 64 and distiller.n_samples_fit_ == 300
+        assert (distiller.transform() != graph).nnz == 0
+        assert (distiller.transform(X) != graph).nnz == 0
+        np.testing.assert_array_equal(distiller.pair_labels(np.arange(50), np.arange(50)), labels)
+
+    # Thresholds in the wrong order, on other data of another width.
+    with pytest.raises(ValueError, match="d_l <= d_r"):
+        distiller.set_params(similar_std_factor=-3, dissimilar_std_factor=-3).fit(digits[0][:200, :5])
+    unchanged()
+    # Bad input at validation.
+    with pytest.raises(ValueError, match="NaN"):
+        distiller.set_params(similar_std_factor=None, dissimilar_std_factor=None).fit(np.full((30, 3), np.nan))
+    unchanged()
+
+    # Interrupted inside the distillation of the rows.
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distill_module.PairLabeler, "distil_rows", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        distiller.fit(digits[0][300:500, :32])
+    unchanged()
+
+
+def test_a_failed_first_fit_leaves_an_unfitted_distiller():
+    distiller = PairDistiller(similar_std_factor=-3, dissimilar_std_factor=-3, device="cpu")
+    with pytest.raises(ValueError, match="d_l <= d_r"):
+        distiller.fit(np.random.RandomState(0).rand(50, 4))
+    assert not hasattr(distiller, "n_features_in_") and not hasattr(distiller, "graph_")
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-170, 1e300, 1e-310])
+def test_tiny_and_huge_rows_are_normalised_safely(digits, scale):
+    X = digits[0][:300].astype(np.float64)
+    reference = PairDistiller(device="cpu", random_state=0).fit(X)
+    scaled = PairDistiller(device="cpu", random_state=0).fit(X * scale)
+    assert scaled.graph_.nnz > 0
+    assert (scaled.graph_ != reference.graph_).nnz == 0
+
+
+def test_feature_names_out_and_set_output(digits):
+    X = digits[0][:120]
+    distiller = PairDistiller(device="cpu", random_state=0).fit(X)
+    names = distiller.get_feature_names_out()
+    assert len(names) == 120 and names[0] == "pairdistiller0" and names[-1] == "pairdistiller119"
+    assert distiller.set_output(transform="default") is distiller
+    assert (distiller.transform(X) != distiller.graph_).nnz == 0
+    distiller.set_output(transform="pandas")
+    with pytest.raises(ValueError, match="Pandas output does not support sparse data"):
+        distiller.transform(X)
+    with pytest.raises(ValueError, match="transform must be"):
+        distiller.set_output(transform="arrow")

@@ -1,5 +1,8 @@
 import subprocess
 import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -10,7 +13,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+import skdistillhash.hashing as hashing_module
 from skdistillhash import DistillHash, HammingNeighbors, ITQHash, PairDistiller, make_map_scorer
+from skdistillhash._torch._networks import on_device
+from skdistillhash.datasets import load_digits_split
 from skdistillhash.metrics import mean_average_precision
 
 FAST = dict(epochs=3, batch_size=128, hidden_layer_sizes=(64,), device="cpu")
@@ -134,8 +140,6 @@ def test_n_bits_out_of_range(small, n_bits):
 @pytest.mark.parametrize("hidden", [(), (48,)])
 def test_itq_hash_layer_init_starts_from_itq_codes(small, monkeypatch, hidden):
     """With a vanishing step the trained codes are the codes of the ITQ it started from."""
-    import skdistillhash.baselines
-
     fitted_itqs = []
 
     class RecordingITQ(ITQHash):
@@ -143,7 +147,7 @@ def test_itq_hash_layer_init_starts_from_itq_codes(small, monkeypatch, hidden):
             fitted_itqs.append((super().fit(X, y), X))
             return self
 
-    monkeypatch.setattr(skdistillhash.baselines, "ITQHash", RecordingITQ)
+    monkeypatch.setattr(hashing_module, "ITQHash", RecordingITQ)
     params = {**FAST, "hidden_layer_sizes": hidden, "epochs": 1, "learning_rate": 1e-12}
     X = small[0]
     hasher = DistillHash(n_bits=16, hash_layer_init="itq", random_state=0, **params).fit(X)
@@ -181,9 +185,38 @@ def test_unknown_device(small):
         DistillHash(**{**FAST, "device": "tpu"}).fit(small[0])
 
 
-def test_failed_fit_keeps_previous_state(fitted, small, monkeypatch):
-    import skdistillhash._torch._train as train_module
+#: Codes of main at 15b7c28 (before pair labels came from a table and the step
+#: was made lean), fitted on load_digits_split().X_train with random_state=0 on
+#: the CPU: the configurations of REFERENCE_CONFIGS, 4 epochs each.
+REFERENCE_CODES = Path(__file__).parent / "data" / "distillhash_codes_15b7c28.npz"
+REFERENCE_CONFIGS = {
+    "default": dict(n_bits=32),
+    "itq_linear": dict(n_bits=16, hidden_layer_sizes=(), hash_layer_init="itq", batch_size=128),
+    "ssdh": dict(n_bits=16, distiller=PairDistiller(strategy="ssdh")),
+}
 
+
+@pytest.mark.parametrize("name", REFERENCE_CONFIGS)
+def test_same_seed_gives_the_codes_of_15b7c28(name):
+    X = load_digits_split().X_train
+    est = DistillHash(epochs=4, random_state=0, device="cpu", **REFERENCE_CONFIGS[name]).fit(X)
+    reference = np.load(REFERENCE_CODES)
+    np.testing.assert_array_equal(est.predict(X), reference[f"{name}_codes"])
+    np.testing.assert_allclose(est.loss_curve_, reference[f"{name}_loss"], rtol=1e-6)
+
+
+def test_encoding_on_a_device_copies_the_network_once():
+    net = torch.nn.Linear(3, 2)
+    meta = torch.device("meta")
+    first = on_device(net, meta)
+    assert on_device(net, meta) is first and on_device(net, torch.device("cpu")) is net
+    assert first.weight.device == meta and net.weight.device.type == "cpu"
+    with torch.no_grad():
+        net.weight.add_(1.0)  # changed in place (as a refit or warm start would): copy again
+    assert on_device(net, meta) is not first
+
+
+def test_failed_fit_keeps_previous_state(fitted, small, monkeypatch):
     est = clone(fitted).fit(small[0])
     before = est.decision_function(small[0])
     network = est.network_
@@ -191,7 +224,7 @@ def test_failed_fit_keeps_previous_state(fitted, small, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "train_hash_network", interrupted)
+    monkeypatch.setattr(hashing_module, "train_hash_network", interrupted)
     with pytest.raises(KeyboardInterrupt):
         est.fit(small[0][:, :20])
     assert est.network_ is network and est.n_features_in_ == 64
@@ -301,7 +334,7 @@ def test_image_input_with_module_backbone(digits, finetune):
     with pytest.raises(ValueError, match="ndim=2"):
         est.transform(X[:5])
     # The user's module is never touched; the fitted copy changes only when fine-tuned.
-    changed = not torch.equal(est.network_.backbone.conv.weight, est.backbone.conv.weight)
+    changed = not torch.equal(est.network_.backbone.backbone.conv.weight, est.backbone.conv.weight)
     assert changed == finetune
 
 
@@ -363,3 +396,141 @@ def test_cuda_fit_pickles_to_cpu(small, tmp_path):
     joblib.dump(est, path)
     loaded = joblib.load(path).set_params(device="cpu")
     np.testing.assert_array_equal(loaded.transform(small[0]), est.transform(small[0]))
+
+
+# -- reliability: errors that name the problem, no silent wrong answers ---------
+
+
+class Reshaping(torch.nn.Module):
+    """A backbone whose output is whatever ``make`` turns the pooled features into."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.make = make
+
+    def forward(self, x):
+        return self.make(torch.relu(self.conv(x)))
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda z: z.mean(dim=(1, 2, 3)), ValueError, r"shape \(\d+,\).*\(n_images, n_features\)"),
+        (lambda z: (z.mean(dim=(2, 3)), z), TypeError, "returned a tuple"),
+        (lambda z: z.mean(dim=3), ValueError, r"shape \(\d+, 4, 8\)"),
+        (lambda z: (z.mean(dim=(2, 3)) > 0), TypeError, "floating point"),
+    ],
+)
+def test_backbone_output_of_the_wrong_kind_is_named(digits, make, error, match):
+    images = digits[0][:60].reshape(-1, 1, 8, 8)
+    with pytest.raises(error, match=match):
+        DistillHash(n_bits=4, backbone=Reshaping(make), **FAST).fit(images)
+
+
+def test_backbone_nan_features_are_blamed_on_the_backbone(digits):
+    images = digits[0][:60].reshape(-1, 1, 8, 8)
+    every_other = lambda z: torch.where(torch.arange(len(z))[:, None] % 2 == 0, torch.nan, z.mean(dim=(2, 3)))  # noqa: E731
+    nan_for_some = Reshaping(every_other)
+    with pytest.raises(ValueError, match="backbone's features hold NaN or infinity .* although X is finite"):
+        DistillHash(n_bits=4, backbone=nan_for_some, **FAST).fit(images)
+
+
+def test_half_precision_backbone_fits_and_encodes(digits):
+    images = digits[0][:80].reshape(-1, 1, 8, 8)
+    half = Reshaping(lambda z: z.mean(dim=(2, 3)).half())
+    est = DistillHash(n_bits=4, backbone=half, random_state=0, **FAST).fit(images)
+    assert est.decision_function(images[:5]).dtype == np.float32
+
+
+def test_unloadable_backbone_weights_name_the_file(tmp_path, digits):
+    images = np.zeros((30, 3, 32, 32), dtype=np.float32)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a torch file at all")
+    module = tmp_path / "module.pt"
+    torch.save(torch.nn.Linear(2, 2), module)  # a whole pickled module, not a state dict
+    for path in (corrupt, module):
+        est = DistillHash(backbone="resnet18", backbone_weights=str(path), **FAST)
+        with pytest.raises(ValueError, match=f"backbone_weights='{path}' could not be loaded"):
+            est.fit(images)
+
+
+class NoGraphDistiller:
+    """Duck-typed: fit and pair_labels, but no graph_."""
+
+    def fit(self, X, y=None):
+        self.n = len(X)
+        return self
+
+    def pair_labels(self, a, b):
+        return np.zeros((len(a), len(b)), dtype=np.int8)
+
+    def get_params(self, deep=True):
+        return {}
+
+
+class WrongShapeDistiller(NoGraphDistiller):
+    def fit(self, X, y=None):
+        import scipy.sparse as sp
+
+        self.graph_ = sp.eye(len(X), k=1, format="csr") + sp.eye(len(X), k=-1, format="csr")
+        return self
+
+    def pair_labels(self, a, b):
+        return np.ones((len(a), 1), dtype=np.int8)
+
+
+def test_duck_typed_distiller_without_graph_is_a_clear_error(small):
+    with pytest.raises(ValueError, match="must set graph_ in fit"):
+        DistillHash(n_bits=4, distiller=NoGraphDistiller(), **FAST).fit(small[0])
+
+
+def test_pair_labels_of_the_wrong_shape_are_an_error(small):
+    with pytest.raises(ValueError, match=r"pair_labels\(idx, idx\) returned shape \(\d+, 1\)"):
+        DistillHash(n_bits=4, distiller=WrongShapeDistiller(), **FAST).fit(small[0])
+
+
+def test_training_on_no_pair_warns():
+    with pytest.warns(UserWarning, match="no labelled pair|no similar pair"):
+        est = DistillHash(n_bits=4, random_state=0, **{**FAST, "epochs": 2}).fit(np.ones((100, 10)))
+    assert est.n_iter_ == 2
+
+
+def test_transform_with_the_wrong_ndim_says_so(fitted):
+    with pytest.raises(ValueError, match="ndim=3"):
+        fitted.transform(np.ones((4, 2, 5)))
+
+
+def test_read_only_and_memory_mapped_input_fit_without_warnings(small, tmp_path):
+    X = np.ascontiguousarray(small[0][:200])
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    expected = DistillHash(n_bits=8, random_state=0, **FAST).fit(X).predict(X)
+    for data in (mapped, frozen):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = DistillHash(n_bits=8, random_state=0, **FAST).fit(data)
+            np.testing.assert_array_equal(est.predict(data), expected)
+
+
+def test_same_seed_gives_the_same_codes_in_threads(small):
+    X = small[0]
+    expected = DistillHash(n_bits=8, random_state=5, **FAST).fit(X).predict(X)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = list(pool.map(lambda _: DistillHash(n_bits=8, random_state=5, **FAST).fit(X).predict(X), range(6)))
+    for c in codes:
+        np.testing.assert_array_equal(c, expected)
+
+
+def test_device_may_be_a_torch_device(small):
+    est = DistillHash(n_bits=8, random_state=0, **{**FAST, "device": torch.device("cpu")}).fit(small[0])
+    ref = DistillHash(n_bits=8, random_state=0, **FAST).fit(small[0])
+    np.testing.assert_array_equal(est.predict(small[0]), ref.predict(small[0]))
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="checks the no-MPS error")
+def test_mps_without_mps_is_a_clear_error(small):
+    with pytest.raises(RuntimeError, match="'mps' was requested but Apple's MPS backend is not available"):
+        DistillHash(**{**FAST, "device": "mps"}).fit(small[0])

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 
-def pair_weights(labels: torch.Tensor, balanced: bool, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, int]:
+def pair_weights(labels: torch.Tensor, balanced: bool, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-pair weights summing to 1 over the labelled pairs of a batch.
 
     ``labels`` is symmetric with a zero diagonal (``pair_labels(idx, idx)``),
@@ -19,23 +19,24 @@ def pair_weights(labels: torch.Tensor, balanced: bool, dtype: torch.dtype) -> tu
     of the labelled pairs.
 
     Returns the weights, the {1, 0} targets and the number of labelled
-    (unordered) pairs.
+    (unordered) pairs as a 0-d tensor: reading it is left to the caller, so
+    a training step never waits on the device.
     """
     similar = (labels > 0).to(dtype)
     dissimilar = (labels < 0).to(dtype)
     n_similar, n_dissimilar = similar.sum(), dissimilar.sum()
-    n_pairs = int(n_similar.item() + n_dissimilar.item()) // 2
+    n_labelled = n_similar + n_dissimilar  # each unordered pair twice
     if balanced:
         n_present = (n_similar > 0).to(dtype) + (n_dissimilar > 0).to(dtype)
         weights = similar / (n_present * n_similar).clamp(min=1) + dissimilar / (
             n_present * n_dissimilar
         ).clamp(min=1)
     else:
-        weights = (similar + dissimilar) / max(2 * n_pairs, 1)
-    return weights, similar, n_pairs
+        weights = (similar + dissimilar) / n_labelled.clamp(min=1)
+    return weights, similar, n_labelled / 2
 
 
-def pairwise_nll(h: torch.Tensor, labels: torch.Tensor, alpha: float, balanced: bool) -> tuple[torch.Tensor, int]:
+def pairwise_nll(h: torch.Tensor, labels: torch.Tensor, alpha: float, balanced: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Negative log-likelihood of the labelled pairs of one batch.
 
     ``p(s_ij = 1 | h_i, h_j) = sigmoid(Omega_ij)``, ``Omega_ij = alpha * h_i . h_j``;
@@ -44,7 +45,7 @@ def pairwise_nll(h: torch.Tensor, labels: torch.Tensor, alpha: float, balanced: 
     Computed densely over the batch: cheaper than gathering the labelled
     pairs, and the weights zero out the rest.
 
-    Returns the loss and the number of labelled pairs it used.
+    Returns the loss and the number of labelled pairs it used (a 0-d tensor).
     """
     weights, target, n_pairs = pair_weights(labels, balanced, h.dtype)
     omega = alpha * (h @ h.T)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
+import threading
+import weakref
 from collections.abc import Sequence
 
 import torch
@@ -27,19 +30,52 @@ class HashNetwork(nn.Module):
         return torch.tanh(self.head(x))
 
 
-def build_head(in_features: int, hidden_layer_sizes: Sequence[int], n_bits: int) -> nn.Sequential:
+#: Device copies of fitted CPU networks, so that encoding on a GPU copies the
+#: weights once, not at every call. Weak keys: a copy lives as long as its
+#: network; nothing is written on the estimator (encoding leaves it unchanged).
+_DEVICE_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def on_device(net: nn.Module, device: torch.device) -> nn.Module:
+    """``net`` itself on the CPU; elsewhere a copy on ``device``, made once per
+    device and remade only if ``net``'s tensors were changed in place since."""
+    if device.type == "cpu":
+        return net
+    versions = tuple(t._version for t in net.state_dict().values())
+    copies = _DEVICE_COPIES.setdefault(net, {})
+    cached = copies.get(device)
+    if cached is None or cached[0] != versions:
+        cached = (versions, copy.deepcopy(net).to(device))
+        copies[device] = cached
+    return cached[1]
+
+
+def build_head(
+    in_features: int, hidden_layer_sizes: Sequence[int], n_bits: int, generator: torch.Generator
+) -> nn.Sequential:
     """Linear + ReLU layers, then the hash layer (no activation: tanh is applied after).
 
     Nothing batch-dependent (no batch norm): a code never depends on the
-    other rows encoded with it.
+    other rows encoded with it. Layers are created without touching torch's
+    global generator and initialised as ``nn.Linear`` does, from ``generator``.
     """
     layers: list[nn.Module] = []
     width = in_features
     for size in hidden_layer_sizes:
-        layers += [nn.Linear(width, size), nn.ReLU()]
+        layers += [_linear(width, size, generator), nn.ReLU()]
         width = size
-    layers.append(nn.Linear(width, n_bits))
+    layers.append(_linear(width, n_bits, generator))
     return nn.Sequential(*layers)
+
+
+def _linear(in_features: int, out_features: int, generator: torch.Generator) -> nn.Linear:
+    """``nn.Linear``'s own initialisation (``reset_parameters``), drawn from ``generator``."""
+    layer = nn.Linear(in_features, out_features, device="meta").to_empty(device="cpu")
+    with torch.no_grad():
+        nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        bound = 1 / math.sqrt(in_features) if in_features > 0 else 0
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
 
 
 @torch.no_grad()
@@ -74,9 +110,21 @@ def _strip_classifier(model: nn.Module) -> nn.Module:
 
 
 def _load_state_dict(model: nn.Module, path: str | os.PathLike) -> None:
-    # weights_only=True: a state dict is tensors, never code to run.
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
+    """Load a state dict file into ``model``; any failure names the file and the parameter."""
+    try:
+        # weights_only=True: a state dict is tensors, never code to run.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict):
+            raise TypeError(f"the file holds a {type(state).__name__}, not a state dict")
+        model.load_state_dict(state)
+    except Exception as exc:  # unpickling, torch and key errors alike: say which file
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(
+            f"backbone_weights={str(path)!r} could not be loaded into the "
+            f"{type(model).__name__} backbone ({type(exc).__name__}: {reason}). It must be "
+            "a state dict saved with torch.save(model.state_dict(), path) for this "
+            "architecture; whole pickled modules are refused (weights_only=True)."
+        ) from exc
 
 
 def _efficientnet_lite0(weights: str | os.PathLike | None) -> nn.Module:
@@ -137,11 +185,60 @@ def _torchvision_model(name: str, weights: str | os.PathLike | None) -> nn.Modul
     return model
 
 
-def build_backbone(backbone: str | nn.Module, weights: str | os.PathLike | None) -> nn.Module:
-    """A module mapping images (n, C, H, W) to pooled feature vectors (n, d)."""
+#: Serialises the torchvision / EfficientNet constructors, which initialise
+#: their layers from torch's global generator (they take no generator).
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
+def build_backbone(
+    backbone: str | nn.Module, weights: str | os.PathLike | None, generator: torch.Generator
+) -> nn.Module:
+    """A module mapping images (n, C, H, W) to pooled feature vectors (n, d).
+
+    A named architecture is built under a lock with torch's global generator
+    forked and seeded from ``generator``, then ``generator`` continues where
+    the constructor left off: fits stay reproducible, and the caller's global
+    generator is the same afterwards (other threads drawing from it during
+    the build are the one thing a lock cannot order).
+    """
     if isinstance(backbone, nn.Module):
         # A copy: fit must never change the user's parameter object.
-        return copy.deepcopy(backbone)
-    if backbone == EFFICIENTNET_LITE0:
-        return _strip_classifier(_efficientnet_lite0(weights))
-    return _strip_classifier(_torchvision_model(backbone, weights))
+        return FeatureExtractor(copy.deepcopy(backbone))
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.random.set_rng_state(generator.get_state())
+        if backbone == EFFICIENTNET_LITE0:
+            model = _strip_classifier(_efficientnet_lite0(weights))
+        else:
+            model = _strip_classifier(_torchvision_model(backbone, weights))
+        generator.set_state(torch.random.get_rng_state())
+    return FeatureExtractor(model)
+
+
+class FeatureExtractor(nn.Module):
+    """A backbone whose output is checked: a (n, d) tensor, handed on as float32.
+
+    Errors name the backbone's actual output, instead of failing later in
+    the distiller or the head; a half-precision backbone feeds the float32
+    head through a cast.
+    """
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(x)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(
+                f"The backbone returned a {type(out).__name__}; it must return one tensor "
+                "of shape (n_images, n_features)."
+            )
+        if out.ndim != 2 or out.shape[0] != x.shape[0]:
+            raise ValueError(
+                f"The backbone mapped {tuple(x.shape)} images to shape {tuple(out.shape)}; it "
+                f"must return (n_images, n_features) = ({x.shape[0]}, d) pooled features "
+                "(flatten or pool its output)."
+            )
+        if not out.is_floating_point():
+            raise TypeError(f"The backbone returned {out.dtype} features; they must be floating point.")
+        return out.float()

@@ -48,38 +48,45 @@ def train_hash_network(
     as one tensor); batches are index arrays into it, and their pair labels
     come from ``pair_labels(idx, idx)``. Stops early when the epoch loss has
     not improved by ``tol`` for ``n_iter_no_change`` epochs (as sklearn's MLP).
+
+    A step never waits on the device: an epoch's batch indices travel in one
+    copy, and the loss and pair counts are summed on the device and read once
+    per epoch.
     """
     device = inputs.device
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay, foreach=True)
     result = TrainResult()
     best, stale = np.inf, 0
     net.train()
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()
-        total, weight, n_pairs = 0.0, 0, 0
-        for idx in batches:
-            labels = torch.from_numpy(pair_labels(idx, idx)).to(device, non_blocking=True)
-            h = net(inputs[torch.from_numpy(idx).to(device)])
+        epoch_batches = list(batches)
+        sizes = [len(idx) for idx in epoch_batches]
+        on_device = torch.from_numpy(np.concatenate(epoch_batches)).to(device).split(sizes)
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        n_pairs = torch.zeros((), dtype=torch.float64, device=device)
+        for idx, rows in zip(epoch_batches, on_device):
+            labels = torch.from_numpy(_checked_labels(pair_labels(idx, idx), len(idx))).to(device, non_blocking=True)
+            h = net(inputs[rows])
             nll, used = pairwise_nll(h, labels, config.alpha, config.balanced)
             loss = nll + config.quantization_weight * quantization_loss(h)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += loss.item() * len(idx)
-            weight += len(idx)
+            total += loss.detach().double() * len(idx)
             n_pairs += used
-        epoch_loss = total / max(weight, 1)
+        epoch_loss = total.item() / max(sum(sizes), 1)
         if not np.isfinite(epoch_loss):
             raise FloatingPointError(
                 f"training diverged at epoch {epoch} (loss={epoch_loss}); lower learning_rate."
             )
         result.loss_curve.append(epoch_loss)
-        result.pairs_per_epoch.append(n_pairs)
+        result.pairs_per_epoch.append(int(n_pairs.item()))
         result.n_iter = epoch
         if config.verbose:
             print(
                 f"epoch {epoch:>4}/{config.epochs}  loss {epoch_loss:.5f}  "
-                f"pairs {n_pairs:>9}  {time.perf_counter() - tic:6.2f}s",
+                f"pairs {result.pairs_per_epoch[-1]:>9}  {time.perf_counter() - tic:6.2f}s",
                 flush=True,
             )
         if epoch_loss > best - config.tol:
@@ -96,6 +103,17 @@ def train_hash_network(
                 )
             break
     return result
+
+
+def _checked_labels(labels, n: int) -> np.ndarray:
+    """A batch's labels as given by a distiller, checked before they meet the loss."""
+    labels = np.asarray(labels)
+    if labels.shape != (n, n):
+        raise ValueError(
+            f"distiller.pair_labels(idx, idx) returned shape {labels.shape} for a batch of "
+            f"{n} rows; it must return the ({n}, {n}) matrix of pair labels."
+        )
+    return labels
 
 
 @torch.no_grad()
@@ -116,7 +134,8 @@ def encode(
     n = X.shape[0]
     tic = time.perf_counter()
     for start in range(0, n, batch_size):
-        batch = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32).to(device)
+        # A copy of the batch: X may be read-only (a memory map), which torch warns about.
+        batch = torch.from_numpy(np.array(X[start : start + batch_size], dtype=np.float32)).to(device)
         chunks.append(net(batch).float().cpu().numpy())
         if progress:
             done = min(start + batch_size, n)
