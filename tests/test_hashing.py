@@ -534,3 +534,18 @@ def test_device_may_be_a_torch_device(small):
 def test_mps_without_mps_is_a_clear_error(small):
     with pytest.raises(RuntimeError, match="'mps' was requested but Apple's MPS backend is not available"):
         DistillHash(**{**FAST, "device": "mps"}).fit(small[0])
+
+
+class ColumnMajorLabels(PairDistiller):
+    """The same labels, laid out column-major."""
+
+    def pair_labels(self, a_idx, b_idx):
+        return np.asfortranarray(super().pair_labels(a_idx, b_idx))
+
+
+def test_codes_do_not_depend_on_the_layout_of_the_labels(small):
+    X = small[0]
+    plain = DistillHash(n_bits=16, random_state=0, **FAST).fit(X)
+    fortran = DistillHash(n_bits=16, distiller=ColumnMajorLabels(), random_state=0, **FAST).fit(X)
+    np.testing.assert_array_equal(fortran.decision_function(X), plain.decision_function(X))
+    assert fortran.loss_curve_ == plain.loss_curve_

@@ -353,6 +353,8 @@ def _unpack(packed: np.ndarray, n: int) -> np.ndarray:
 
 
 def _lookup_bits(packed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The (|a|, |b|) int8 0/1 block of a packed bit matrix."""
+    """The (|a|, |b|) int8 0/1 block of a packed bit matrix, C-ordered."""
     shifts = (b & 7).astype(np.uint8)
-    return ((packed[a][:, b >> 3] >> shifts) & 1).view(np.int8)
+    # packed[a][:, cols] comes out column-major; the labels' layout would
+    # carry over into the loss's matrix products and change their rounding.
+    return np.ascontiguousarray((packed[a][:, b >> 3] >> shifts) & 1).view(np.int8)

@@ -106,8 +106,13 @@ def train_hash_network(
 
 
 def _checked_labels(labels, n: int) -> np.ndarray:
-    """A batch's labels as given by a distiller, checked before they meet the loss."""
-    labels = np.asarray(labels)
+    """A batch's labels as given by a distiller, checked before they meet the loss.
+
+    C-ordered: the layout of the labels carries over into the gradient's matrix
+    products, whose rounding depends on it, so codes would depend on how a
+    distiller happens to lay out its array.
+    """
+    labels = np.ascontiguousarray(labels)
     if labels.shape != (n, n):
         raise ValueError(
             f"distiller.pair_labels(idx, idx) returned shape {labels.shape} for a batch of "
