@@ -1,90 +1,275 @@
-"""Training speed: DistillHash.fit per epoch against a bare torch loop.
+"""Training speed: DistillHash.fit against its floor and against an earlier commit.
 
-Both run the same network, batches and pairs: the bare loop is the least
-code that trains this model (a precomputed list of anchor + neighbour
-batches, ``distiller.pair_labels`` per batch, the NLL + quantization loss
-written inline, Adam). Our cost per epoch is measured as the marginal time
-of an epoch, (fit(E2) - fit(E1)) / (E2 - E1), so the one-off distillation is
-left out of both. The two alternate ``--repeats`` times and each keeps its
-best run. Prints the ratio (goal: within 1.15x).
+Per data set, in one run:
 
-    python benchmarks/bench_train.py                 # digits features, CPU
-    python benchmarks/bench_train.py --device cuda   # on a GPU machine
-    python benchmarks/bench_train.py --images 256    # end-to-end resnet18 images/s
+* **stages** of a default-settings fit, each timed by a wrapper around its
+  method: distillation (``PairDistiller.fit``, the label table included),
+  pair labels (``pair_labels``), backward, optimizer (``Adam.step``),
+  forward (the rest of the training loop: network, loss, batching), the rest
+  of the fit, and encoding the training set afterwards;
+* **epoch** time of ``DistillHash.fit``, measured as the marginal cost of an
+  epoch, (fit(E2) - fit(E1)) / (E2 - E1), so the one-off distillation cancels,
+  against the **floor**: the same network on the same kind of batches (anchors
+  plus one distilled neighbour each), the same loss and Adam, written plainly,
+  with every batch's labels read from a dense matrix computed beforehand. The
+  two alternate ``--repeats`` times; each keeps its best run;
+* **whole fit** at default settings (``DistillHash(n_bits=32, random_state=0)``)
+  in a fresh process each, ours and, with ``--reference COMMIT``, the same
+  script's fit on that commit (checked out in a temporary git worktree):
+  seconds, peak RSS of the process, and whether the codes are identical.
+
+    python benchmarks/bench_train.py --reference 15b7c28
+    python benchmarks/bench_train.py --datasets digits --device cuda
+    python benchmarks/bench_train.py --datasets synthetic-100k --epochs 1 --repeats 1 --fit-epochs 2
+    python benchmarks/bench_train.py --datasets none --images 2048 --device cuda   # resnet18 images/s
+
+Goals (issue "DistillHash training"): epoch <= 1.3x the floor on the CPU; whole
+fit >= 2x faster than 15b7c28 on fashion-5k and >= 3x on fashion-10k with
+identical codes; peak RSS <= 2x 15b7c28's at 10k rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+import skdistillhash.hashing as hashing_module
 from skdistillhash import DistillHash, PairDistiller
-from skdistillhash.datasets import load_digits_split, load_fashion_mnist
+
+DATASETS = ("digits", "fashion-5k", "fashion-10k", "synthetic-100k")
+#: What each stage of a fit times: (object, method name) wrapped by a timer.
+STAGES = {
+    "distillation": (PairDistiller, "fit"),
+    "pair labels": (PairDistiller, "pair_labels"),
+    "forward (network + loss)": None,  # the rest of each training step
+    "backward": (torch.Tensor, "backward"),
+    "optimizer": (torch.optim.Adam, "step"),
+}
 
 
-def bare_epoch_seconds(X, distiller, n_bits, hidden, batch_size, device, epochs, seed):
-    """The plainest loop over the same batches and pairs."""
+def load(name: str) -> np.ndarray:
+    """The training features of a named data set (float32)."""
+    from skdistillhash.datasets import load_digits_split, load_fashion_mnist
+
+    if name == "digits":
+        return load_digits_split().X_train
+    if name.startswith("fashion-"):
+        return load_fashion_mnist().X_train[: int(name.split("-")[1].rstrip("k")) * 1000]
+    # 100,000 x 128 clustered features: the scale where the label table is over budget.
+    rng = np.random.RandomState(0)
+    centres = rng.randn(100, 128).astype(np.float32)
+    return centres[rng.randint(100, size=100_000)] + 0.5 * rng.randn(100_000, 128).astype(np.float32)
+
+
+def hasher(device: str, **params) -> DistillHash:
+    return DistillHash(n_bits=32, device=device, random_state=0, **params)
+
+
+# --------------------------------------------------------------------- floor
+
+
+def floor_epoch_seconds(X, distiller, device, epochs, seed=0, batch_size=256, n_bits=32, hidden=1024):
+    """The plainest loop over the same network and batch shapes, labels from a dense matrix."""
+    n = len(X)
+    idx = np.arange(n)
+    labels = torch.as_tensor(distiller.pair_labels(idx, idx), device=device)
     torch.manual_seed(seed)
     rng = np.random.RandomState(seed)
-    layers, width = [], X.shape[1]
-    for size in hidden:
-        layers += [torch.nn.Linear(width, size), torch.nn.ReLU()]
-        width = size
-    net = torch.nn.Sequential(*layers, torch.nn.Linear(width, n_bits), torch.nn.Tanh()).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(X.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_bits), torch.nn.Tanh()
+    ).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, foreach=True)
     inputs = torch.as_tensor(X, device=device)
     positive = (distiller.graph_ > 0).tocsr()
     neighbours = np.split(positive.indices, positive.indptr[1:-1])
-    n, half = len(X), batch_size // 2
+    half = batch_size // 2
     tic = None
     for epoch in range(epochs + 1):
         if epoch == 1:  # epoch 0 warms up (allocations, kernels)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+            _sync(device)
             tic = time.perf_counter()
         order = rng.permutation(n)
         for start in range(0, n, half):
             anchors = order[start : start + half]
             mates = [rng.choice(neighbours[a]) for a in anchors if len(neighbours[a])]
-            idx = np.unique(np.concatenate([anchors, mates]).astype(np.int64))
-            s = torch.as_tensor(distiller.pair_labels(idx, idx), device=device)
-            h = net(inputs[torch.as_tensor(idx, device=device)])
+            batch = torch.as_tensor(np.unique(np.concatenate([anchors, mates]).astype(np.int64)), device=device)
+            s = labels[batch][:, batch]
+            h = net(inputs[batch])
             omega = 0.5 * h @ h.T
-            upper = torch.ones_like(s, dtype=torch.bool).triu(1)
-            pos, neg = (s > 0) & upper, (s < 0) & upper
-            nll = F.softplus(omega) - pos * omega
-            loss = 0.5 * nll[pos].mean() + 0.5 * nll[neg].mean()
+            pos, neg = (s > 0).to(h.dtype), (s < 0).to(h.dtype)
+            weights = 0.5 * pos / pos.sum().clamp(min=1) + 0.5 * neg / neg.sum().clamp(min=1)
+            loss = (weights * (F.softplus(omega) - pos * omega)).sum()
             loss = loss + 0.1 * (h - h.sign()).pow(2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    _sync(device)
     return (time.perf_counter() - tic) / epochs
 
 
-def ours_epoch_seconds(X, distiller, n_bits, hidden, batch_size, device, e1, e2, seed):
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# -------------------------------------------------------------------- ours
+
+
+def epoch_seconds(X, distiller, device, e1, e2):
+    """Marginal seconds per epoch of DistillHash.fit (the distillation cancels)."""
+
     def fit_seconds(epochs):
-        est = DistillHash(
-            n_bits=n_bits,
-            distiller=distiller,
-            hidden_layer_sizes=hidden,
-            batch_size=batch_size,
-            epochs=epochs,
-            tol=0.0,
-            n_iter_no_change=10**6,
-            device=str(device),
-            random_state=seed,
-        )
+        est = hasher(str(device), distiller=distiller, epochs=epochs, tol=0.0, n_iter_no_change=10**6)
         tic = time.perf_counter()
         est.fit(X)
+        _sync(device)
         return time.perf_counter() - tic
 
     return (fit_seconds(e2) - fit_seconds(e1)) / (e2 - e1)
+
+
+def stage_seconds(X, device, fit_epochs) -> dict:
+    """Seconds per stage of one fit at default settings.
+
+    Each stage's method is wrapped by a timer for the fit (a profiler would
+    charge the optimizer's many small Python calls several times over);
+    "forward" is the training loop's time outside the other stages.
+    """
+    est = hasher(str(device), **({"epochs": fit_epochs} if fit_epochs else {}))
+    totals = {stage: 0.0 for stage in STAGES}
+    originals = {}
+
+    def timed(stage, method):
+        def wrapper(*args, **kwargs):
+            tic = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _sync(device)
+                totals[stage] += time.perf_counter() - tic
+
+        return wrapper
+
+    for stage, target in STAGES.items():
+        if target is not None:
+            owner, name = target
+            originals[target] = getattr(owner, name)
+            setattr(owner, name, timed(stage, originals[target]))
+    loop = {"seconds": 0.0}
+    train = hashing_module.train_hash_network
+
+    def timed_loop(*args, **kwargs):
+        tic = time.perf_counter()
+        try:
+            return train(*args, **kwargs)
+        finally:
+            loop["seconds"] = time.perf_counter() - tic
+
+    hashing_module.train_hash_network = timed_loop
+    try:
+        tic = time.perf_counter()
+        est.fit(X)
+        total = time.perf_counter() - tic
+    finally:
+        hashing_module.train_hash_network = train
+        for (owner, name), method in originals.items():
+            setattr(owner, name, method)
+    out = dict(totals)
+    out["forward (network + loss)"] = loop["seconds"] - sum(
+        totals[s] for s in ("pair labels", "backward", "optimizer")
+    )
+    out["rest of fit"] = total - loop["seconds"] - totals["distillation"]
+    tic = time.perf_counter()
+    est.decision_function(X)
+    out["encode (after fit)"] = time.perf_counter() - tic
+    out["fit total"] = total
+    out["epochs"] = est.n_iter_
+    return out
+
+
+# ------------------------------------------------------------ whole fits
+
+
+def whole_fit(dataset: str, device: str, fit_epochs: int | None, pythonpath: str | None) -> dict:
+    """One default fit in a fresh process: seconds, peak RSS, codes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "fit.npz"
+        cmd = [sys.executable, __file__, "--worker", dataset, str(out), "--device", device]
+        if fit_epochs:
+            cmd += ["--fit-epochs", str(fit_epochs)]
+        env = dict(os.environ)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        subprocess.run(cmd, check=True, env=env)
+        with np.load(out) as result:
+            return {key: result[key] for key in result.files}
+
+
+def _faster(best: dict | None, run: dict) -> dict:
+    return run if best is None or run["seconds"] < best["seconds"] else best
+
+
+def worker(dataset: str, out: str, device: str, fit_epochs: int | None) -> None:
+    """Runs in the child: a default fit, timed; only public API (old commits have it too)."""
+    X = load(dataset)
+    params = {"epochs": fit_epochs} if fit_epochs else {}
+    tic = time.perf_counter()
+    est = hasher(device, **params).fit(X)
+    seconds = time.perf_counter() - tic
+    np.savez(out, seconds=seconds, peak_bytes=peak_rss_bytes(), codes=est.predict(X), n_iter=est.n_iter_)
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory.
+
+    Linux's VmHWM belongs to the process image, so it starts afresh at exec;
+    ``ru_maxrss`` does not (a child started by this benchmark would report
+    the parent's peak), so it is only the fallback elsewhere.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Worktree:
+    """A commit checked out in a temporary git worktree, removed on exit."""
+
+    def __init__(self, commit: str):
+        self.commit = commit
+        self.root = Path(__file__).resolve().parents[1]
+
+    def __enter__(self) -> str:
+        self.path = tempfile.mkdtemp(prefix="bench_train_ref_")
+        subprocess.run(
+            ["git", "-C", str(self.root), "worktree", "add", "--detach", self.path, self.commit],
+            check=True, capture_output=True,
+        )
+        return self.path
+
+    def __exit__(self, *exc):
+        subprocess.run(
+            ["git", "-C", str(self.root), "worktree", "remove", "--force", self.path],
+            check=False, capture_output=True,
+        )
+
+
+# ------------------------------------------------------------------ images
 
 
 def images_per_second(n_images, size, device, epochs=2):
@@ -108,35 +293,101 @@ def images_per_second(n_images, size, device, epochs=2):
     return n_images * est.n_iter_ / (time.perf_counter() - tic)
 
 
+# -------------------------------------------------------------------- main
+
+
+def run(args) -> dict:
+    device = torch.device(args.device)
+    report = {"device": str(device), "threads": torch.get_num_threads(), "load_start": os.getloadavg()[0]}
+    with Worktree(args.reference) if args.reference else contextlib.nullcontext() as ref_path:
+        for name in args.datasets:
+            X = load(name)
+            row = {"shape": list(X.shape)}
+            distiller = PairDistiller(random_state=0, device=args.device).fit(X)
+            ours, floor = np.inf, np.inf
+            for _ in range(args.repeats):
+                ours = min(ours, epoch_seconds(X, distiller, device, 1, 1 + args.epochs))
+                floor = min(floor, floor_epoch_seconds(X, distiller, device, args.epochs))
+            row.update(epoch=ours, floor=floor)
+            row["stages"] = stage_seconds(X, device, args.fit_epochs)
+            # Ours and the reference alternate; each keeps its fastest run.
+            mine = theirs = None
+            for _ in range(args.fit_repeats):
+                mine = _faster(mine, whole_fit(name, args.device, args.fit_epochs, None))
+                if ref_path:
+                    theirs = _faster(theirs, whole_fit(name, args.device, args.fit_epochs, ref_path))
+            row["fit"] = {"seconds": float(mine["seconds"]), "peak_bytes": int(mine["peak_bytes"]), "epochs": int(mine["n_iter"])}
+            if ref_path:
+                row["reference"] = {
+                    "seconds": float(theirs["seconds"]),
+                    "peak_bytes": int(theirs["peak_bytes"]),
+                    "epochs": int(theirs["n_iter"]),
+                    "codes_identical": bool(np.array_equal(mine["codes"], theirs["codes"])),
+                }
+            report[name] = row
+            print(f"{name}: done", file=sys.stderr, flush=True)
+    report["load_end"] = os.getloadavg()[0]
+    return report
+
+
+def format_report(report: dict, reference: str | None) -> str:
+    names = [name for name in DATASETS if name in report]
+    lines = [
+        f"device {report['device']}, {report['threads']} torch threads, "
+        f"load average {report['load_start']:.2f} at start, {report['load_end']:.2f} at end",
+        "",
+        "| | " + " | ".join(f"{name} ({report[name]['shape'][0]} x {report[name]['shape'][1]})" for name in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+
+    def row(label, values):
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+
+    stages = [s for s in report[names[0]]["stages"] if s not in ("fit total", "epochs")] if names else []
+    for stage in stages:
+        row(f"stage: {stage} (s)", [f"{report[n]['stages'][stage]:.2f}" for n in names])
+    row("stage: whole fit (s, epochs)", [f"{report[n]['stages']['fit total']:.2f} ({report[n]['stages']['epochs']})" for n in names])
+    row("epoch: DistillHash.fit (s)", [f"{report[n]['epoch']:.3f}" for n in names])
+    row("epoch: floor, dense labels (s)", [f"{report[n]['floor']:.3f}" for n in names])
+    row("epoch ratio (goal <= 1.3x)", [f"{report[n]['epoch'] / report[n]['floor']:.2f}x" for n in names])
+    row("default fit, fresh process (s)", [f"{report[n]['fit']['seconds']:.1f}" for n in names])
+    row("peak RSS (MiB)", [f"{report[n]['fit']['peak_bytes'] / 2**20:.0f}" for n in names])
+    if reference:
+        row(f"{reference}: default fit (s)", [f"{report[n]['reference']['seconds']:.1f}" for n in names])
+        row(f"{reference}: peak RSS (MiB)", [f"{report[n]['reference']['peak_bytes'] / 2**20:.0f}" for n in names])
+        row(f"speed-up over {reference}", [f"{report[n]['reference']['seconds'] / report[n]['fit']['seconds']:.2f}x" for n in names])
+        row("RSS ratio (goal <= 2x)", [f"{report[n]['fit']['peak_bytes'] / report[n]['reference']['peak_bytes']:.2f}x" for n in names])
+        row("codes identical", ["yes" if report[n]["reference"]["codes_identical"] else "NO" for n in names])
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["digits", "fashion-mnist"], default="digits")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS[:3]), choices=[*DATASETS, "none"])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--n-bits", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=5, help="timed epochs (E2 - E1)")
+    parser.add_argument("--epochs", type=int, default=5, help="timed epochs (E2 - E1) and floor epochs")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the minimum counts")
+    parser.add_argument("--fit-epochs", type=int, default=None, help="cap the whole fits (default: DistillHash's)")
+    parser.add_argument("--reference", default=None, help="a commit to compare whole fits with")
+    parser.add_argument("--fit-repeats", type=int, default=2, help="alternating whole fits; the fastest counts")
+    parser.add_argument("--json", default=None, help="also write the report here")
     parser.add_argument("--images", type=int, default=0, help="also time resnet18 fine-tuning on N images")
     parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--worker", nargs=2, metavar=("DATASET", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    device = torch.device(args.device)
-    data = load_digits_split() if args.dataset == "digits" else load_fashion_mnist()
-    X = data.X_train
-    hidden, batch_size, seed = (1024,), 256, 0
-    distiller = PairDistiller(random_state=seed, device=args.device).fit(X)
-    # Alternate the two and keep each one's best run: on a shared machine the
-    # minimum is the figure least disturbed by other load.
-    ours, bare = np.inf, np.inf
-    for _ in range(args.repeats):
-        ours = min(ours, ours_epoch_seconds(X, distiller, args.n_bits, hidden, batch_size, device, 1, 1 + args.epochs, seed))
-        bare = min(bare, bare_epoch_seconds(X, distiller, args.n_bits, hidden, batch_size, device, args.epochs, seed))
-    print(f"{args.dataset}: {X.shape[0]} x {X.shape[1]} features, {args.n_bits} bits, device {device}")
-    print(f"{'loop':<28}{'s / epoch':>10}")
-    print(f"{'bare torch loop':<28}{bare:>10.3f}")
-    print(f"{'DistillHash.fit':<28}{ours:>10.3f}")
-    print(f"ratio ours / bare: {ours / bare:.2f}x (goal <= 1.15x)")
+    if args.worker:
+        worker(*args.worker, args.device, args.fit_epochs)
+        return
+    args.datasets = [name for name in args.datasets if name != "none"]
+    report = run(args)
     if args.images:
-        ips = images_per_second(args.images, args.image_size, device)
-        print(f"resnet18 end-to-end fine-tuning at {args.image_size}px: {ips:.1f} images/s")
+        report["resnet18_images_per_second"] = images_per_second(args.images, args.image_size, torch.device(args.device))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.datasets:
+        print(format_report(report, args.reference))
+    if args.images:
+        print(f"resnet18 end-to-end fine-tuning at {args.image_size}px: {report['resnet18_images_per_second']:.1f} images/s")
 
 
 if __name__ == "__main__":

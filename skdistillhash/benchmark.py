@@ -25,9 +25,14 @@ from sklearn.utils import Bunch
 from ._base import MAX_BITS
 from .metrics import mean_average_precision, precision_recall_curve, precision_within_radius
 
-DATASETS = ("digits", "fashion-mnist")
-#: The protocol of each dataset: Fashion-MNIST also reports MAP@1000 (issue protocol).
-REPORTS_MAP_AT_1000 = {"digits": False, "fashion-mnist": True}
+DATASETS = ("digits", "fashion-mnist", "fashion-mnist-lite0", "photos-lite0")
+#: Data sets whose database has more than 1,000 rows also report MAP@1000.
+REPORTS_MAP_AT_1000 = {"digits": False, "fashion-mnist": True, "fashion-mnist-lite0": True, "photos-lite0": False}
+#: Side of the images the pretrained EfficientNet-Lite0 sees (Fashion-MNIST's
+#: 28 px are upsampled; the photo crops are cut at this size).
+LITE0_SIZE = 64
+#: Crops per photo of "photos-lite0", of which the queries (drawn per photo).
+PHOTO_CROPS, PHOTO_QUERIES = 64, 8
 METHODS = ("lsh", "itq", "distillhash", "ssdh")
 DEFAULT_METHODS = ("lsh", "itq", "distillhash")
 LABELS = {"lsh": "LSH", "itq": "ITQ", "distillhash": "DistillHash", "ssdh": "DistillHash (SSDH pairs)"}
@@ -92,13 +97,64 @@ def make_hasher(method: str, n_bits: int, seed: int, device: str, dataset: str =
     )
 
 
-def load(dataset: str, root: str | os.PathLike | None = None) -> Bunch:
-    """The split of ``dataset``; ``root`` is the folder of Fashion-MNIST's files."""
-    from .datasets import load_digits_split, load_fashion_mnist
+def load(dataset: str, root: str | os.PathLike | None = None, device: str = "auto") -> Bunch:
+    """The split of ``dataset``; ``root`` is the folder of Fashion-MNIST's files.
+
+    The "-lite0" data sets are the images through the ImageNet-pretrained
+    EfficientNet-Lite0 (frozen, pooled 1280-d features, computed on
+    ``device``): the deep features most users bring. Every method of the
+    main job then fits on the same features.
+    """
+    from .datasets import _draw_split, _make_bunch, load_digits_split, load_fashion_mnist, load_sample_photo_crops
 
     if dataset == "digits":
         return load_digits_split()
-    return load_fashion_mnist(root)
+    if dataset == "fashion-mnist":
+        return load_fashion_mnist(root)
+    if dataset == "fashion-mnist-lite0":
+        data = load_fashion_mnist(root, as_images=True)
+        X_db = _lite0_features(data.X_db, device)
+        train = np.searchsorted(data.db_idx, data.train_idx)
+        return Bunch({**data, "X_query": _lite0_features(data.X_query, device), "X_db": X_db,
+                      "X_train": X_db[train], "image_shape": None, "name": dataset})
+    images, photo, names = load_sample_photo_crops(n_crops_per_photo=PHOTO_CROPS, size=LITE0_SIZE, random_state=0)
+    query_idx, db_idx, train_idx = _draw_split(
+        photo, rng=np.random.RandomState(0), n_train=None, n_queries_per_class=PHOTO_QUERIES
+    )
+    features = _lite0_features(images, device)
+    return _make_bunch(
+        lambda idx: features[idx], photo, query_idx, db_idx, train_idx, name=dataset,
+        descr=f"{PHOTO_CROPS} crops of each of {len(names)} bundled photos through EfficientNet-Lite0; "
+        f"{PHOTO_QUERIES} queries per photo, the other crops are the database and training set.",
+        target_names=names, train_is_db=True,
+    )
+
+
+def _lite0_features(images: np.ndarray, device: str, batch_size: int = 256) -> np.ndarray:
+    """Pooled EfficientNet-Lite0 (ImageNet) features of (n, C, H, W) images in [0, 1]
+    (grey images are repeated over 3 channels, resized to LITE0_SIZE and
+    ImageNet-normalised) or already normalised 3-channel images."""
+    import torch
+    import torch.nn.functional as F
+
+    from ._torch._device import resolve_device
+    from ._torch._networks import build_backbone
+    from .datasets import IMAGENET_MEAN, IMAGENET_STD
+
+    torch_device = resolve_device(device)
+    backbone = build_backbone("efficientnet_lite0", "imagenet", torch.Generator().manual_seed(0))
+    backbone = backbone.to(torch_device).eval()
+    mean = torch.from_numpy(IMAGENET_MEAN)[:, None, None].to(torch_device)
+    std = torch.from_numpy(IMAGENET_STD)[:, None, None].to(torch_device)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32)).to(torch_device)
+            if batch.shape[1] == 1:  # grey pixels in [0, 1]
+                batch = F.interpolate(batch.expand(-1, 3, -1, -1), size=LITE0_SIZE, mode="bilinear", align_corners=False)
+                batch = (batch - mean) / std
+            out.append(backbone(batch).cpu().numpy())
+    return np.concatenate(out)
 
 
 def run(
@@ -310,8 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not all(1 <= b <= MAX_BITS for b in bits) or args.seeds < 1:
         print(f"error: --bits must lie in 1..{MAX_BITS} and --seeds be positive", file=sys.stderr)
         return 2
-    if args.data_root is not None and args.dataset == "digits":
-        print("error: --data-root is for fashion-mnist; digits ship with scikit-learn", file=sys.stderr)
+    if args.data_root is not None and not args.dataset.startswith("fashion-mnist"):
+        print("error: --data-root is for fashion-mnist; the other data sets ship with packages", file=sys.stderr)
         return 2
     try:
         png = _plot_path(args.output)
@@ -326,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._torch._device import resolve_device
 
         resolve_device(args.device)
-        data = load(args.dataset, args.data_root)
+        data = load(args.dataset, args.data_root, args.device)
     except FileNotFoundError as exc:
         print(f"error: {exc} Here, pass that folder as --data-root DIR.", file=sys.stderr)
         return 1

@@ -52,6 +52,7 @@ __all__ = [
     "load_mirflickr",
     "read_idx",
     "load_sample_photo_crops",
+    "validation_split",
     "FASHION_MNIST_ROOT",
 ]
 
@@ -182,6 +183,74 @@ def _pixel_getter(
         return out.reshape((len(idx), *image_shape)) if as_images else out
 
     return get
+
+
+def validation_split(data: Bunch, *, n_queries: int | None = None, random_state: int = 0) -> Bunch:
+    """A split of ``data``'s database side, for choosing settings without its queries.
+
+    Validation queries are ``n_queries`` database rows outside the training
+    set (any database rows when the training set is the whole database);
+    the validation database is every other database row; the training set is
+    ``data``'s, less the validation queries when it was the whole database.
+    So the protocol of ``data`` is mirrored (train on the training set,
+    search a database that holds it) and ``data.X_query`` is never touched.
+
+    Parameters
+    ----------
+    data : sklearn.utils.Bunch
+        A split from one of this module's loaders.
+    n_queries : int or None, default=None
+        Validation queries; None means as many as ``data`` has queries.
+    random_state : int, default=0
+        Seed of ``numpy.random.RandomState`` for the query draw.
+
+    Returns
+    -------
+    split : sklearn.utils.Bunch
+        The fields of :mod:`skdistillhash.datasets`; the ``*_idx`` fields
+        index the same full sample order as ``data``'s.
+
+    Examples
+    --------
+    >>> from skdistillhash.datasets import load_digits_split, validation_split
+    >>> val = validation_split(load_digits_split())
+    >>> val.X_query.shape, val.X_db.shape, val.X_train is val.X_db
+    ((300, 64), (1197, 64), True)
+    >>> bool(np.isin(val.query_idx, load_digits_split().query_idx).any())
+    False
+    """
+    n_queries = len(data.query_idx) if n_queries is None else n_queries
+    _check_count(n_queries, "n_queries")
+    in_train = np.isin(data.db_idx, data.train_idx)
+    train_is_db = bool(in_train.all())
+    candidates = np.arange(len(data.db_idx)) if train_is_db else np.flatnonzero(~in_train)
+    if n_queries >= len(candidates):
+        raise ValueError(
+            f"n_queries={n_queries} is too many: {len(candidates)} database rows can be "
+            "validation queries."
+        )
+    rng = np.random.RandomState(random_state)
+    queries = np.sort(rng.choice(candidates, n_queries, replace=False))
+    db = np.setdiff1d(np.arange(len(data.db_idx)), queries, assume_unique=True)
+    X_db = data.X_db[db]
+    return Bunch(
+        X_query=data.X_db[queries],
+        y_query=data.y_db[queries],
+        X_db=X_db,
+        y_db=data.y_db[db],
+        X_train=X_db if train_is_db else data.X_train,
+        y_train=data.y_db[db] if train_is_db else data.y_train,
+        query_idx=data.db_idx[queries],
+        db_idx=data.db_idx[db],
+        train_idx=data.db_idx[db] if train_is_db else data.train_idx,
+        image_shape=data.image_shape,
+        target_names=data.get("target_names"),
+        name=f"{data.name}-validation",
+        DESCR=(
+            f"Validation split of {data.name}: {n_queries} queries drawn from its database "
+            f"(seed {random_state}), searched against the rest of it.\n\n{data.DESCR}"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------

@@ -151,12 +151,14 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Query block size of the neighbour search (database blocks are 4
         times wider); peak memory is about ``4 * batch_size ** 2`` floats
         (256 MiB at the default) beyond the fitted state.
-    label_cache_bytes : int, default=2**30
-        Memory budget of the label table behind :meth:`pair_labels`: two
-        bits per pair of training rows, n^2 / 4 bytes kept, twice that while
-        it is built (50 MB at 10,000 rows; the default 1 GiB admits about
-        46,000 rows). Above the budget, or with 0, every call labels its
-        pairs by products of features. The table is not pickled.
+    label_cache_bytes : int, default=2**29
+        Memory budget of the label table: ``fit`` labels every pair of
+        training rows once and keeps two bits per pair, n^2 / 4 bytes, as
+        much again while building (50 MB at 10,000 rows; the default 512 MiB
+        admits about 32,000 rows). The graph's pairs and every later
+        :meth:`pair_labels` call are then lookups. Above the budget, or with
+        0, labels come from products of features, pair by pair. The table is
+        not pickled.
     random_state : int, RandomState instance or None, default=None
         Seeds the pair sample and the dissimilar candidates; an int gives
         identical output on every run.
@@ -279,7 +281,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         metric: str = "cosine",
         device: str = "auto",
         batch_size: int = 4096,
-        label_cache_bytes: int = 2**30,
+        label_cache_bytes: int = 2**29,
         random_state=None,
     ):
         self.strategy = strategy
@@ -353,6 +355,10 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             features, hood, self._rule(d_l, d_r, hood.shape[1]), device=device,
             chunk_floats=self._chunk_floats(), cache_bytes=self.label_cache_bytes,
         )
+        if labeler.table_fits():
+            # Every pair once, then lookups: cheaper than gathering neighbourhoods
+            # for the graph's candidates, and what DistillHash's batches read.
+            labeler.build_table()
         dissimilar_rate = float(labeler.distilled(a, b, -1).mean())
         n_draws = _n_draws(self.n_dissimilar, dissimilar_rate, n - 1)
         if self.n_dissimilar and not n_draws:
@@ -517,12 +523,13 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
         Notes
         -----
-        A call costs one product of the two sets of neighbourhoods,
-        O(n_a * n_b * (K+1)^2 * n_features) (K = 0 for SSDH), until the calls
-        so far have cost about as much as labelling all n^2 training pairs
-        once. Then, if that table fits ``label_cache_bytes``, every pair is
-        labelled once and later calls are lookups, O(n_a * n_b): what makes
-        DistillHash's training epochs cheap. Same labels either way.
+        With the label table that ``fit`` builds (within
+        ``label_cache_bytes``), a call is a lookup, O(n_a * n_b): what makes
+        DistillHash's training epochs cheap. Without it (over budget, or after
+        unpickling), a call costs one product of the two sets of
+        neighbourhoods, O(n_a * n_b * (K+1)^2 * n_features) (K = 0 for SSDH),
+        and once the calls have cost about as much as labelling all n^2 pairs
+        the table is built, if it fits. Same labels either way.
         """
         check_is_fitted(self)
         a, b = (self._check_rows(idx, name) for idx, name in ((a_idx, "a_idx"), (b_idx, "b_idx")))

@@ -549,3 +549,10 @@ def test_codes_do_not_depend_on_the_layout_of_the_labels(small):
     fortran = DistillHash(n_bits=16, distiller=ColumnMajorLabels(), random_state=0, **FAST).fit(X)
     np.testing.assert_array_equal(fortran.decision_function(X), plain.decision_function(X))
     assert fortran.loss_curve_ == plain.loss_curve_
+
+
+def test_fit_leaves_subnormal_arithmetic_as_it_found_it(small):
+    subnormal = torch.tensor(1e-40, dtype=torch.float32)
+    assert subnormal.mul(1.0).item() != 0.0
+    DistillHash(n_bits=8, random_state=0, **FAST).fit(small[0])
+    assert subnormal.mul(1.0).item() != 0.0  # flushing stopped with the training

@@ -1,4 +1,4 @@
-"""The label table behind pair_labels: the same labels as products of features, within budget."""
+"""The label table: the same labels and graph as products of features, within budget."""
 
 import pickle
 import warnings
@@ -11,31 +11,35 @@ from hypothesis import strategies as st
 from skdistillhash.distill import PairDistiller
 
 
-def _labels_both_ways(distiller, a, b):
-    """pair_labels by blocked products (no table), then from a freshly built table."""
-    labeler = distiller._labeler
-    labeler.cache_bytes = 0
-    products = distiller.pair_labels(a, b)
-    assert labeler._cache is None
-    labeler.cache_bytes = 2**40
-    labeler._products = labeler.n_rows**2  # as if the calls so far had paid for it
-    table = distiller.pair_labels(a, b)
-    assert labeler._cache is not None
-    return products, table
+def _fit_both_ways(X, **params):
+    """The same distiller fitted with the label table and without it (products only)."""
+    with warnings.catch_warnings():
+        # Few rows shrink the neighbourhoods, odd thresholds distil no dissimilar pair.
+        warnings.simplefilter("ignore", UserWarning)
+        table = PairDistiller(device="cpu", random_state=0, **params).fit(X)
+        products = PairDistiller(device="cpu", random_state=0, label_cache_bytes=0, **params).fit(X)
+    assert table._labeler.has_table and not products._labeler.has_table
+    return table, products
+
+
+def _assert_same_fit(table, products):
+    assert (table.graph_ != products.graph_).nnz == 0
+    assert table.dissimilar_rate_ == products.dissimilar_rate_
+    idx = np.arange(table.n_samples_fit_)
+    np.testing.assert_array_equal(table.pair_labels(idx, idx), products.pair_labels(idx, idx))
 
 
 @pytest.mark.parametrize("strategy", ["distillhash", "ssdh"])
-def test_table_labels_every_digits_pair_as_the_products_do(digits, strategy):
+def test_table_gives_the_graph_and_labels_of_the_products_on_digits(digits, strategy):
     X = digits[0][:700]
-    distiller = PairDistiller(strategy=strategy, device="cpu", random_state=0).fit(X)
-    idx = np.arange(len(X))
-    products, table = _labels_both_ways(distiller, idx, idx)
-    np.testing.assert_array_equal(table, products)
-    assert (products > 0).any() and (products < 0).any()
+    table, products = _fit_both_ways(X, strategy=strategy)
+    _assert_same_fit(table, products)
+    labels = products.pair_labels(np.arange(700), np.arange(700))
+    assert (labels > 0).any() and (labels < 0).any()
     # Rectangular blocks with repeats and any order read the same table.
     rng = np.random.RandomState(0)
     a, b = rng.randint(0, len(X), 300), rng.randint(0, len(X), 77)
-    np.testing.assert_array_equal(distiller.pair_labels(a, b), products[np.ix_(a, b)] * (a[:, None] != b))
+    np.testing.assert_array_equal(table.pair_labels(a, b), labels[np.ix_(a, b)] * (a[:, None] != b))
 
 
 @settings(max_examples=25, deadline=None)
@@ -51,54 +55,39 @@ def test_table_equals_products_on_random_data(n, d, k, clusters, rates, seed):
     rng = np.random.RandomState(seed)
     centres = rng.randn(clusters, d)
     X = centres[rng.randint(clusters, size=n)] + 0.3 * rng.randn(n, d)
-    distiller = PairDistiller(
-        neighborhood_size=k, n_neighbors=3, false_similar_rate=rates[0], false_dissimilar_rate=rates[1],
-        device="cpu", random_state=0, n_pair_samples=500,
+    table, products = _fit_both_ways(
+        X, neighborhood_size=k, n_neighbors=3, false_similar_rate=rates[0],
+        false_dissimilar_rate=rates[1], n_pair_samples=500,
     )
-    with warnings.catch_warnings():
-        # Few rows shrink the neighbourhoods, odd thresholds distil no dissimilar pair.
-        warnings.simplefilter("ignore", UserWarning)
-        distiller.fit(X)
-    idx = np.arange(n)
-    products, table = _labels_both_ways(distiller, idx, idx)
-    np.testing.assert_array_equal(table, products)
-
-
-def test_table_is_built_once_the_products_would_have_paid_for_it(digits):
-    X = digits[0][:500]
-    distiller = PairDistiller(device="cpu", random_state=0).fit(X)
-    labeler = distiller._labeler
-    width2 = labeler.hood.shape[1] ** 2
-    small = np.arange(10)
-    # 10 x 10 pairs with 36 neighbour pairs each: 3,600 products a call; 500^2 to pay.
-    calls = -(-500**2 // (small.size**2 * width2))
-    for _ in range(calls - 1):
-        distiller.pair_labels(small, small)
-    assert labeler._cache is None
-    distiller.pair_labels(small, small)
-    assert labeler._cache is not None
+    _assert_same_fit(table, products)
 
 
 def test_budget_bounds_the_table(digits):
     X = digits[0][:400]
-    idx = np.arange(400)
-    for budget, built in [(0, False), (2 * 400 * 50 * 2 - 1, False), (2 * 400 * 50 * 2, True)]:
+    needed = 4 * 400 * 50  # two bit matrices kept, two more while building
+    for budget, built in [(0, False), (needed - 1, False), (needed, True)]:
         distiller = PairDistiller(device="cpu", random_state=0, label_cache_bytes=budget).fit(X)
-        assert distiller._labeler.cache_nbytes() == 4 * 400 * 50
-        distiller.pair_labels(idx, idx)
-        distiller.pair_labels(idx, idx)
-        assert (distiller._labeler._cache is not None) is built
+        assert distiller._labeler.table_nbytes() == needed
+        assert distiller._labeler.has_table is built
 
 
-def test_table_is_not_pickled_and_labels_survive(digits):
-    X = digits[0][:300]
-    distiller = PairDistiller(device="cpu", random_state=0).fit(X)
-    idx = np.arange(300)
-    before = distiller.pair_labels(idx, idx)
-    assert distiller._labeler._cache is not None
-    restored = pickle.loads(pickle.dumps(distiller))
-    assert restored._labeler._cache is None
-    np.testing.assert_array_equal(restored.pair_labels(idx, idx), before)
+def test_unpickled_distiller_rebuilds_the_table_once_products_would_have_paid(digits):
+    X = digits[0][:500]
+    fitted = PairDistiller(device="cpu", random_state=0).fit(X)
+    idx = np.arange(500)
+    expected = fitted.pair_labels(idx, idx)
+    restored = pickle.loads(pickle.dumps(fitted))
+    labeler = restored._labeler
+    assert not labeler.has_table
+    small = np.arange(10)
+    # 10 x 10 pairs with 36 neighbour pairs each: 3,600 products a call; 500^2 to pay.
+    calls = -(-500**2 // (small.size**2 * labeler.hood.shape[1] ** 2))
+    for _ in range(calls - 1):
+        restored.pair_labels(small, small)
+    assert not labeler.has_table
+    restored.pair_labels(small, small)
+    assert labeler.has_table
+    np.testing.assert_array_equal(restored.pair_labels(idx, idx), expected)
 
 
 def test_invalid_budget_is_rejected(digits):

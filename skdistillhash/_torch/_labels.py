@@ -46,20 +46,21 @@ class PairLabeler:
     chunk_floats : int
         Floats per chunk of a product: bounds the working memory.
     cache_bytes : int
-        Budget of the label table of :meth:`pair_labels` (0: never build it).
+        Budget of the label table (0: never build it).
 
     Notes
     -----
-    :meth:`pair_labels` starts with blocked products of the two sets of
-    neighbourhoods. Once the products it has run would have paid for labelling
-    every pair of the table once (about n^2 similarity products, against
-    n_a * n_b * (K+1)^2 per call), and if the table fits ``cache_bytes``, it
-    labels all pairs once and answers every later call by lookup: two bits per
-    pair, n^2 / 4 bytes kept (25 MB at 10,000 rows), as much again while
-    building. Spending at most twice what the cheaper choice would have
-    spent, whatever the calls to come (the ski-rental rule), it never slows a
-    caller with few pairs to label and turns training epochs into lookups.
-    The table is not pickled.
+    The label table holds every pair's label, two bits per pair: n^2 / 4
+    bytes kept (25 MB at 10,000 rows), as much again while it is built
+    (:meth:`table_nbytes`). With it, :meth:`distilled` and :meth:`pair_labels`
+    are lookups; without it they gather the neighbourhoods' features and
+    multiply them, which costs far more per pair (the gathers move
+    2 (K+1) d floats a pair). :meth:`build_table` builds it (the distiller's
+    fit does, within budget). The table is not pickled: an unpickled labeler
+    labels by products, and rebuilds the table once those products would
+    have paid for it (about n^2 neighbour-pair products; the ski-rental
+    rule: at most twice the cost of the better choice, whatever the calls to
+    come).
     """
 
     def __init__(
@@ -79,17 +80,29 @@ class PairLabeler:
         self.chunk_floats = chunk_floats
         self.cache_bytes = cache_bytes
         self._width = hood.shape[1] if rule.local else 1
-        # The label table reads a pair's own label at (i, j): member 0 must be the row.
-        self._cacheable = np.array_equal(hood[:, 0], np.arange(hood.shape[0]))
-        self._products = 0  # neighbour-pair products run by blocked pair_labels calls
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+        self._products = 0  # neighbour-pair products run by pair_labels without a table
+        self._table: tuple[np.ndarray, np.ndarray] | None = None
         self._tensors: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def __getstate__(self):
         # Device tensors and the label table are rebuilt on demand, never pickled.
         state = self.__dict__.copy()
-        state.update(_cache=None, _tensors=None, _products=0)
+        state.update(_table=None, _tensors=None, _products=0)
         return state
+
+    @property
+    def has_table(self) -> bool:
+        return self._table is not None
+
+    def table_fits(self) -> bool:
+        """Whether the label table may be built: within budget, and laid out as it
+        assumes (member 0 of each neighbourhood is the row itself)."""
+        rows_first = np.array_equal(self.hood[:, 0], np.arange(self.n_rows))
+        return rows_first and self.table_nbytes() <= self.cache_bytes
+
+    def build_table(self) -> None:
+        """Label every pair once; later labels are lookups."""
+        self._table = self._label_table()
 
     @property
     def n_rows(self) -> int:
@@ -133,6 +146,9 @@ class PairLabeler:
         same initial label.
         """
         rule = self.rule
+        if self._table is not None:
+            # The table's diagonal is 0: callers never ask about a row with itself.
+            return _lookup_pairs(self._table[0 if sign > 0 else 1], a, b).astype(bool)
         if own is None:
             own = self.similarities(a, b)
         hit = own > rule.similar_sim if sign > 0 else own < rule.dissimilar_sim
@@ -161,14 +177,13 @@ class PairLabeler:
         labels = np.zeros((a.size, b.size), dtype=np.int8)
         if not (a.size and b.size):
             return labels
-        if self._cache is None:
+        if self._table is None:
             self._products += a.size * b.size * self._width**2
-            affordable = self._cacheable and self.cache_nbytes() <= self.cache_bytes
-            if affordable and self._products >= self.n_rows**2:
-                self._cache = self._label_table()
-        if self._cache is not None:
-            positive, negative = self._cache
-            return _lookup_bits(positive, a, b) - _lookup_bits(negative, a, b)
+            if self._products >= self.n_rows**2 and self.table_fits():
+                self.build_table()
+        if self._table is not None:
+            positive, negative = self._table
+            return _lookup_block(positive, a, b) - _lookup_block(negative, a, b)
         # Bound the (n_a * (K+1)) x (n_b * (K+1)) neighbour-label block.
         step = max(1, self.chunk_floats // (self._width**2 * b.size))
         # A training batch (a == b) gives a symmetric block (products are exact):
@@ -233,7 +248,7 @@ class PairLabeler:
                 out_labels.append(np.full(r.size, -1, np.int8))
         return tuple(map(np.concatenate, (out_rows, out_cols, out_labels)))
 
-    def cache_nbytes(self) -> int:
+    def table_nbytes(self) -> int:
         """Peak bytes of building the label table: two bits per pair kept, as
         many again for the initial labels while the local rule is applied."""
         n = self.n_rows
@@ -352,7 +367,12 @@ def _unpack(packed: np.ndarray, n: int) -> np.ndarray:
     return np.unpackbits(packed, axis=1, count=n, bitorder="little")
 
 
-def _lookup_bits(packed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _lookup_pairs(packed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The uint8 0/1 bits at (a[t], b[t]) of a packed bit matrix."""
+    return (packed[a, b >> 3] >> (b & 7).astype(np.uint8)) & 1
+
+
+def _lookup_block(packed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The (|a|, |b|) int8 0/1 block of a packed bit matrix, C-ordered."""
     shifts = (b & 7).astype(np.uint8)
     # packed[a][:, cols] comes out column-major; the labels' layout would
