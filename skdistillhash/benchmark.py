@@ -28,8 +28,8 @@ from .metrics import mean_average_precision, precision_recall_curve, precision_w
 DATASETS = ("digits", "fashion-mnist", "fashion-mnist-lite0", "photos-lite0")
 #: Data sets whose database has more than 1,000 rows also report MAP@1000.
 REPORTS_MAP_AT_1000 = {"digits": False, "fashion-mnist": True, "fashion-mnist-lite0": True, "photos-lite0": False}
-#: Side of the images the pretrained EfficientNet-Lite0 sees (Fashion-MNIST's
-#: 28 px are upsampled; the photo crops are cut at this size).
+#: Side of the images the pretrained EfficientNet-Lite0 sees of Fashion-MNIST
+#: (its 28 px upsampled); the photo crops keep their loader's 96 px.
 LITE0_SIZE = 64
 #: Crops per photo of "photos-lite0", of which the queries (drawn per photo).
 PHOTO_CROPS, PHOTO_QUERIES = 64, 8
@@ -40,29 +40,6 @@ LABELS = {"lsh": "LSH", "itq": "ITQ", "distillhash": "DistillHash", "ssdh": "Dis
 PLOT_NAME = "map_vs_bits.png"
 #: Columns of the CSV beside the plot, one row per fit: fields of :class:`Result`.
 CSV_COLUMNS = ("method", "n_bits", "seed", "map_all", "map_at_1000", "precision_r2", "fit_seconds")
-
-
-def tuned_params(dataset: str, n_bits: int) -> dict:
-    """DistillHash parameters of the main job for ``dataset``, beyond the defaults.
-
-    Chosen on a validation split of each dataset's database
-    (``benchmarks/bench_validation.py``; docs/benchmarks.md), never on the
-    queries. digits keeps the library defaults. On Fashion-MNIST pixels the
-    best found was a linear hash layer started at ITQ, alpha scaled as
-    8 / n_bits (so that ``Omega_ij`` spans the same range at every length),
-    smaller batches, a stronger quantization term and 100 epochs.
-    """
-    if dataset == "fashion-mnist":
-        return dict(
-            hidden_layer_sizes=(),
-            hash_layer_init="itq",
-            alpha=8 / n_bits,
-            batch_size=128,
-            quantization_weight=0.5,
-            epochs=100,
-            n_iter_no_change=100,
-        )
-    return {}
 
 
 @dataclass
@@ -77,8 +54,9 @@ class Result:
     pr_curve: tuple[np.ndarray, np.ndarray]
 
 
-def make_hasher(method: str, n_bits: int, seed: int, device: str, dataset: str = "digits"):
-    """A fresh, unfitted hasher for one table cell; DistillHash gets ``tuned_params``."""
+def make_hasher(method: str, n_bits: int, seed: int, device: str):
+    """A fresh, unfitted hasher for one table cell: every method at its defaults,
+    the same on every data set (the main job tunes nothing)."""
     from .baselines import ITQHash, LSHHash
     from .distill import PairDistiller
     from .hashing import DistillHash
@@ -93,7 +71,6 @@ def make_hasher(method: str, n_bits: int, seed: int, device: str, dataset: str =
         distiller=PairDistiller(strategy=strategy),
         device=device,
         random_state=seed,
-        **tuned_params(dataset, n_bits),
     )
 
 
@@ -115,9 +92,9 @@ def load(dataset: str, root: str | os.PathLike | None = None, device: str = "aut
         data = load_fashion_mnist(root, as_images=True)
         X_db = _lite0_features(data.X_db, device)
         train = np.searchsorted(data.db_idx, data.train_idx)
-        return Bunch({**data, "X_query": _lite0_features(data.X_query, device), "X_db": X_db,
-                      "X_train": X_db[train], "image_shape": None, "name": dataset})
-    images, photo, names = load_sample_photo_crops(n_crops_per_photo=PHOTO_CROPS, size=LITE0_SIZE, random_state=0)
+        return Bunch(**{**data, "X_query": _lite0_features(data.X_query, device), "X_db": X_db,
+                        "X_train": X_db[train], "image_shape": None, "name": dataset})
+    images, photo, names = load_sample_photo_crops(n_crops_per_photo=PHOTO_CROPS, random_state=0)
     query_idx, db_idx, train_idx = _draw_split(
         photo, rng=np.random.RandomState(0), n_train=None, n_queries_per_class=PHOTO_QUERIES
     )
@@ -179,7 +156,7 @@ def run(
     results = []
     cells = [(m, b, s) for m in methods for b in bits for s in seeds]
     for i, (method, n_bits, seed) in enumerate(cells, 1):
-        hasher = make_hasher(method, n_bits, seed, device, dataset)
+        hasher = make_hasher(method, n_bits, seed, device)
         tic = time.perf_counter()
         hasher.fit(data.X_train)
         fit_seconds = time.perf_counter() - tic
@@ -428,12 +405,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     print(f"\n{args.dataset}: {len(results)} fits in {time.perf_counter() - tic:.0f}s\n")
     print(format_table(results))
-    if {"distillhash", "ssdh"} & set(methods):
-        for n_bits in bits:
-            tuned = tuned_params(args.dataset, n_bits)
-            if tuned:
-                settings = ", ".join(f"{name}={value!r}" for name, value in tuned.items())
-                print(f"DistillHash at {n_bits} bits (chosen on a validation split): {settings}")
     print(f"\nresults written to {table_path}")
     try:
         plot(results, str(png), args.dataset)

@@ -34,10 +34,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
-from ._torch._device import DEVICE_CONSTRAINT, resolve_device
-from ._torch._knn import inner_product_knn
 from ._base import IntInterval
 from ._fitting import publish_fit, validation_probe
+from ._torch._device import DEVICE_CONSTRAINT, resolve_device
+from ._torch._knn import inner_product_knn
 from ._torch._labels import PairLabeler, Rule, pair_similarities
 
 #: Rounding grid of the unit rows: 2**12 steps per unit (see module docstring).

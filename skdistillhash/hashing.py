@@ -28,6 +28,8 @@ from .distill import PairDistiller
 
 #: Rows per forward pass when encoding feature vectors (images use batch_size).
 _FEATURE_ENCODE_BATCH = 8192
+#: alpha=None means this many over n_bits: 1/4 at 32 bits.
+_ALPHA_BITS = 8
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
 _ITQ_INIT_ROWS = 65536
 
@@ -73,8 +75,13 @@ class DistillHash(BaseHasher):
         extra), or any ``torch.nn.Module`` mapping images to (n, d) features.
         Images must be preprocessed as the backbone expects (e.g. ImageNet
         mean/std normalisation).
-    hidden_layer_sizes : tuple of int, default=(1024,)
-        Hidden ReLU layers of the hash head; ``()`` is a linear hash layer.
+    hidden_layer_sizes : tuple of int, default=()
+        Hidden ReLU layers of the hash head. The default ``()`` is one linear
+        hash layer on the features, the paper's hash layer on top of a frozen
+        backbone; hidden layers (e.g. ``(1024,)``) can bend the codes to
+        curved structure where the distilled pairs are precise (digits), and
+        overfit their noise where they are not (Fashion-MNIST); see the user
+        guide.
     backbone_weights : str, path or None, default=None
         Weights of a named backbone: ``None`` (random init), a path to a state
         dict (loaded with ``torch.load(weights_only=True)``), a torchvision
@@ -85,25 +92,29 @@ class DistillHash(BaseHasher):
         ``False`` trains the head on frozen pooled features computed once;
         ``True`` trains backbone and head end-to-end, as the paper does with
         VGG16.
-    hash_layer_init : {"random", "itq"}, default="random"
-        How the hash layer starts. ``"random"``: torch's default
-        initialisation, as in the paper. ``"itq"``: PCA-ITQ (Gong et al.) of
-        the hash layer's inputs on the training set (the features after the
+    hash_layer_init : {"auto", "itq", "random"}, default="auto"
+        How the hash layer starts. ``"itq"``: PCA-ITQ (Gong et al.) of the
+        hash layer's inputs on the training set (the features after the
         hidden layers as initialised; at most 65,536 rows), each output
         scaled to unit standard deviation: training starts from ITQ's codes
-        and the pair likelihood refines them. Needs at least ``n_bits``
-        inputs to the hash layer. Not in the paper: it helps where the
-        distilled pairs are noisy (see the user guide).
-    alpha : float, default=0.5
-        Scale of the inner product in ``Omega_ij`` (1/2 in the classic form).
-    quantization_weight : float, default=0.1
+        and the pair likelihood refines them; it needs ``n_bits`` at most the
+        hash layer's inputs and the training rows. ``"random"``: torch's
+        default initialisation, as in the paper. ``"auto"``: ``"itq"`` where
+        it can, else ``"random"``. Starting at ITQ is not in the paper: it
+        keeps what the features' principal directions know wherever the
+        distilled pairs say nothing or say it noisily (see the user guide).
+    alpha : float or None, default=None
+        Scale of the inner product in ``Omega_ij`` (1/2 in the classic
+        form). None means ``8 / n_bits``: ``Omega_ij`` spans [-8, 8] at every
+        code length, so longer codes do not saturate the likelihood.
+    quantization_weight : float, default=1.0
         Weight of the quantization term.
     pair_weighting : {"balanced", "uniform"}, default="balanced"
         ``"balanced"``: similar and dissimilar pairs each carry half of the
         likelihood; ``"uniform"``: every pair counts the same.
-    epochs : int, default=50
+    epochs : int, default=100
         Maximum number of passes (every sample is an anchor once per epoch).
-    batch_size : int, default=256
+    batch_size : int, default=128
         Rows per batch (half anchors, half their distilled neighbours).
     learning_rate : float, default=1e-3
         Adam step size.
@@ -113,14 +124,16 @@ class DistillHash(BaseHasher):
         Minimum improvement of the epoch loss that resets early stopping.
     n_iter_no_change : int, default=10
         Stop after this many epochs without an improvement of ``tol``.
-    device : str, default="auto"
-        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"`` or
-        ``"cuda:N"``. Asking for CUDA where there is none is a RuntimeError.
+    device : str or torch.device, default="auto"
+        ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:N"``, ``"mps"`` or a ``torch.device`` of those types. Asking
+        for a device the machine lacks is a RuntimeError.
         Fitted weights are kept on the CPU, so a model trained on a GPU
         pickles and loads on a CPU-only machine.
     random_state : int, RandomState instance or None, default=None
-        Seeds numpy and torch inside ``fit``; on the CPU two fits with the
-        same seed give identical codes.
+        Seeds numpy and a torch generator of the fit's own (torch's global
+        generator is left alone); on the CPU two fits with the same seed give
+        identical codes, in any thread.
     verbose : int, default=0
         1 prints one line per epoch (loss, pairs used, seconds) and a progress
         bar when encoding many rows.
@@ -168,8 +181,8 @@ class DistillHash(BaseHasher):
         "hidden_layer_sizes": [tuple, list],
         "backbone_weights": [None, str, HasMethods(["__fspath__"])],
         "finetune_backbone": ["boolean"],
-        "hash_layer_init": [StrOptions({"random", "itq"})],
-        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "hash_layer_init": [StrOptions({"auto", "random", "itq"})],
+        "alpha": [Interval(Real, 0, None, closed="neither"), None],
         "quantization_weight": [Interval(Real, 0, None, closed="left")],
         "pair_weighting": [StrOptions({"balanced", "uniform"})],
         "epochs": [IntInterval(1, None, closed="left")],
@@ -189,15 +202,15 @@ class DistillHash(BaseHasher):
         *,
         distiller=None,
         backbone="mlp",
-        hidden_layer_sizes=(1024,),
+        hidden_layer_sizes=(),
         backbone_weights=None,
         finetune_backbone=False,
-        hash_layer_init="random",
-        alpha=0.5,
-        quantization_weight=0.1,
+        hash_layer_init="auto",
+        alpha=None,
+        quantization_weight=1.0,
         pair_weighting="balanced",
-        epochs=50,
-        batch_size=256,
+        epochs=100,
+        batch_size=128,
         learning_rate=1e-3,
         weight_decay=0.0,
         tol=1e-4,
@@ -278,17 +291,22 @@ class DistillHash(BaseHasher):
             self._check_ndim(X.ndim)
         return X
 
-    def _check_hash_layer_inputs(self, in_features: int, n_samples: int) -> None:
-        """hash_layer_init="itq" needs n_bits principal directions of the layer's inputs."""
-        if self.hash_layer_init != "itq":
-            return
+    def _itq_start(self, in_features: int, n_samples: int) -> bool:
+        """Whether the hash layer starts at ITQ: it needs n_bits principal
+        directions of the layer's inputs. "auto" falls back to a random start
+        where ITQ cannot give them; "itq" raises."""
+        if self.hash_layer_init == "random":
+            return False
         width = self.hidden_layer_sizes[-1] if len(self.hidden_layer_sizes) else in_features
         rows = min(n_samples, _ITQ_INIT_ROWS)
-        if self.n_bits > min(width, rows):
-            raise ValueError(
-                f"hash_layer_init='itq' needs n_bits <= the hash layer's {width} inputs and "
-                f"<= the {rows} rows ITQ is fitted on; got n_bits={self.n_bits}."
-            )
+        if self.n_bits <= min(width, rows):
+            return True
+        if self.hash_layer_init == "auto":
+            return False
+        raise ValueError(
+            f"hash_layer_init='itq' needs n_bits <= the hash layer's {width} inputs and "
+            f"<= the {rows} rows ITQ is fitted on; got n_bits={self.n_bits}."
+        )
 
     def _check_ndim(self, ndim: int) -> None:
         if ndim != self.input_ndim_:
@@ -329,14 +347,14 @@ class DistillHash(BaseHasher):
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
 
         backbone, features = self._extract_features(X, device, generator)
-        self._check_hash_layer_inputs(features.shape[1], features.shape[0])
+        itq_start = self._itq_start(features.shape[1], features.shape[0])
         distiller.fit(features)
         graph = _distilled_graph(distiller, features.shape[0])
         if self.verbose:
             n_similar = int((graph.data > 0).sum()) // 2
             print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
 
-        head = self._build_head(features, device, generator, rng)
+        head = self._build_head(features, itq_start, device, generator, rng)
         net = HashNetwork(head, backbone if self.finetune_backbone else None)
         inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
         result = train_hash_network(
@@ -384,17 +402,16 @@ class DistillHash(BaseHasher):
             )
         return backbone, features
 
-    def _build_head(self, features: np.ndarray, device, generator, rng):
-        """The MLP head, initialised from ``generator`` (and at ITQ when asked)."""
+    def _build_head(self, features: np.ndarray, itq_start: bool, device, generator, rng):
+        """The head, initialised from ``generator``, its hash layer at ITQ if ``itq_start``."""
         head = build_head(features.shape[1], self.hidden_layer_sizes, self.n_bits, generator).to(device)
-        if self.hash_layer_init == "itq":
+        if itq_start:
             self._init_hash_layer_itq(head, features, device, rng)
         return head
 
-    def _train_config(self):
-
+    def _train_config(self) -> TrainConfig:
         return TrainConfig(
-            alpha=self.alpha,
+            alpha=_ALPHA_BITS / self.n_bits if self.alpha is None else self.alpha,
             quantization_weight=self.quantization_weight,
             balanced=self.pair_weighting == "balanced",
             epochs=self.epochs,

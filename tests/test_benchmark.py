@@ -5,10 +5,11 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
-from skdistillhash import benchmark, datasets
+from skdistillhash import DistillHash, benchmark, datasets
 
 
 def test_main_job_prints_a_table_and_writes_a_plot(tmp_path, capsys):
@@ -181,11 +182,36 @@ def test_module_entry_point_help():
         assert option in out
 
 
-def test_distillhash_gets_the_settings_tuned_for_each_dataset():
-    assert benchmark.tuned_params("digits", 32) == {}
-    digits = benchmark.make_hasher("distillhash", 32, 0, "cpu", "digits")
-    assert digits.get_params()["hidden_layer_sizes"] == (1024,)
-    for n_bits in (16, 64):
-        fashion = benchmark.make_hasher("ssdh", n_bits, 0, "cpu", "fashion-mnist")
-        assert fashion.hidden_layer_sizes == () and fashion.hash_layer_init == "itq"
-        assert fashion.alpha * n_bits == 8 and fashion.distiller.strategy == "ssdh"
+def test_distillhash_runs_its_defaults():
+    # The main job tunes nothing: the same settings on every data set.
+    hasher = benchmark.make_hasher("distillhash", 32, 0, "cpu")
+    assert hasher.get_params(deep=False) == {
+        **DistillHash().get_params(deep=False), "n_bits": 32, "distiller": hasher.distiller,
+        "device": "cpu", "random_state": 0,
+    }
+    assert benchmark.make_hasher("ssdh", 16, 0, "cpu").distiller.strategy == "ssdh"
+
+
+def test_photo_crops_through_lite0_fit_every_method_on_the_same_features(tmp_path, capsys):
+    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
+    data = benchmark.load("photos-lite0", device="cpu")
+    assert data.X_db.shape[1] == 1280 and data.X_train is data.X_db
+    n_photos = len(data.target_names)
+    assert len(data.y_query) == benchmark.PHOTO_QUERIES * n_photos
+    assert len(data.y_db) == (benchmark.PHOTO_CROPS - benchmark.PHOTO_QUERIES) * n_photos
+    argv = ["--dataset", "photos-lite0", "--methods", "itq", "--bits", "8", "--quiet", "--output", str(tmp_path)]
+    assert benchmark.main(argv) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ITQ"))
+    assert float(row.split()[2]) > 0.5  # pretrained features separate the photos
+
+
+def test_fashion_mnist_through_lite0_keeps_the_split(monkeypatch):
+    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
+    grey = datasets.load_digits_split(n_queries=20, as_images=True)  # a small stand-in, 1 x 8 x 8
+    monkeypatch.setattr(datasets, "load_fashion_mnist", lambda root=None, as_images=False: grey)
+    data = benchmark.load("fashion-mnist-lite0", device="cpu")
+    assert data.X_query.shape == (20, 1280) and data.X_db.shape == (1777, 1280)
+    np.testing.assert_array_equal(data.train_idx, grey.train_idx)
+    np.testing.assert_array_equal(data.X_train, data.X_db[np.searchsorted(data.db_idx, data.train_idx)])
+    # A row's features depend on its image only.
+    np.testing.assert_allclose(benchmark._lite0_features(grey.X_query[:3], "cpu"), data.X_query[:3], rtol=1e-5, atol=1e-6)

@@ -20,6 +20,7 @@ from skdistillhash.datasets import (
     load_mirflickr,
     load_nus_wide,
     read_idx,
+    validation_split,
 )
 
 FIELDS = ("X_query", "y_query", "X_db", "y_db", "X_train", "y_train")
@@ -466,3 +467,28 @@ def test_sample_photo_crops_are_labelled_by_photo():
     np.testing.assert_array_equal(images, again)
     # ImageNet-normalised: roughly centred, not [0, 1] pixels.
     assert images.min() < -0.5 and images.max() > 1.0
+
+
+def test_validation_split_never_touches_the_queries():
+    data = load_digits_split()
+    val = validation_split(data)
+    # The training set was the database: queries come from it, and leave it.
+    assert val.X_query.shape == (300, 64) and val.X_db.shape == (1197, 64) and val.X_train is val.X_db
+    assert not np.isin(val.query_idx, data.query_idx).any() and not np.isin(val.db_idx, data.query_idx).any()
+    assert np.array_equal(np.sort(np.concatenate([val.query_idx, val.db_idx])), data.db_idx)
+    np.testing.assert_array_equal(val.train_idx, val.db_idx)
+    np.testing.assert_array_equal(val.X_query, data.X_db[np.searchsorted(data.db_idx, val.query_idx)])
+    assert same_split(val, validation_split(data)) and not same_split(val, validation_split(data, random_state=1))
+
+
+def test_validation_split_of_a_training_subset_mirrors_the_protocol(tmp_path):
+    fake_fashion(tmp_path)  # 60 samples
+    data = load_fashion_mnist(tmp_path, n_queries_per_class=2, n_train=10)
+    val = validation_split(data, n_queries=5)
+    # Queries from the database outside the training set; the training set stays whole.
+    assert not np.isin(val.query_idx, data.train_idx).any()
+    np.testing.assert_array_equal(val.train_idx, data.train_idx)
+    np.testing.assert_array_equal(val.X_train, data.X_train)
+    assert len(val.db_idx) == 35 and np.isin(data.train_idx, val.db_idx).all()
+    with pytest.raises(ValueError, match="n_queries=30 is too many"):
+        validation_split(data, n_queries=30)

