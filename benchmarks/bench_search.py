@@ -126,7 +126,8 @@ def bench_knn(args, kind, n_bits, rng, table, memory):
             results[backend, threads] = dist, idx
             row(table, label, f"HammingNeighbors(backend={backend!r}), {tag}", seconds, anchor,
                 np.array_equal(dist, ref_dist))
-    nn = HammingNeighbors(n_neighbors=k, packed=True, backend="numpy").fit(db)
+    # n_jobs=-1: every core, as before n_jobs=None came to mean one thread.
+    nn = HammingNeighbors(n_neighbors=k, packed=True, backend="numpy", n_jobs=-1).fit(db)
     memory.append((f"{label}: numpy kneighbors, {len(queries)} queries",
                    traced_peak(lambda: nn.kneighbors(queries))))
     same = all(np.array_equal(d, rule_dist) and np.array_equal(i, rule_idx)
@@ -158,7 +159,7 @@ def bench_knn(args, kind, n_bits, rng, table, memory):
 def bench_radius(args, kind, db, queries, table, memory):
     label = f"{8 * db.shape[1]}-bit {kind}"
     faiss.omp_set_num_threads(max(args.threads))  # the scans use every thread
-    nn = HammingNeighbors(packed=True, backend="numpy").fit(db)
+    nn = HammingNeighbors(packed=True, backend="numpy", n_jobs=-1).fit(db)
     start = time.perf_counter()
     nn.radius_neighbors(queries[:1], radius=0)  # builds the MIH tables once
     build = time.perf_counter() - start
