@@ -6,6 +6,8 @@ The estimator is a scikit-learn facade; every torch detail lives in
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import warnings
 from numbers import Integral, Real
 
@@ -134,9 +136,21 @@ class DistillHash(BaseHasher):
         Seeds numpy and a torch generator of the fit's own (torch's global
         generator is left alone); on the CPU two fits with the same seed give
         identical codes, in any thread.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training the
+        fitted network instead of starting a new one, as
+        :class:`~sklearn.neural_network.MLPClassifier` does: ``epochs`` more
+        epochs at most, a fresh Adam, ``loss_curve_`` and ``pairs_per_epoch_``
+        extended and ``n_iter_`` counting on. On the data of the last fit
+        and the same distiller settings (checked by a digest) the distilled
+        pairs of that fit are reused; otherwise they are distilled first. A change
+        of ``n_bits``, ``backbone``, ``hidden_layer_sizes`` or of the input's
+        width or ndim is a ValueError: the network cannot continue as
+        another shape.
     verbose : int, default=0
         1 prints one line per epoch (loss, pairs used, seconds) and a progress
-        bar when encoding many rows.
+        bar when encoding many rows (on a terminal; in a log file, a line at
+        every tenth of the rows).
 
     Attributes
     ----------
@@ -193,6 +207,7 @@ class DistillHash(BaseHasher):
         "n_iter_no_change": [IntInterval(1, None, closed="left")],
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
+        "warm_start": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -217,6 +232,7 @@ class DistillHash(BaseHasher):
         n_iter_no_change=10,
         device="auto",
         random_state=None,
+        warm_start=False,
         verbose=0,
     ):
         self.n_bits = n_bits
@@ -237,6 +253,7 @@ class DistillHash(BaseHasher):
         self.n_iter_no_change = n_iter_no_change
         self.device = device
         self.random_state = random_state
+        self.warm_start = warm_start
         self.verbose = verbose
 
     # -- nested distiller parameters -----------------------------------------
@@ -339,22 +356,40 @@ class DistillHash(BaseHasher):
         device = resolve_device(self.device)
         probe = validation_probe(self)
         X = probe._validate_X(X, reset=True)
+        warm = self.warm_start and hasattr(self, "network_")
+        if warm:
+            self._check_warm_start(probe, X)
         rng = check_random_state(self.random_state)
-        distiller = self._make_distiller(rng)
+        distiller_params = (PairDistiller() if self.distiller is None else self.distiller).get_params()
+        digest = _digest(X, distiller_params)
         # One torch generator for the whole fit: seeding never touches torch's
         # global generator, so fits in several threads neither disturb each
         # other nor the caller.
-        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-
-        backbone, features = self._extract_features(X, device, generator)
-        itq_start = self._itq_start(features.shape[1], features.shape[0])
-        distiller.fit(features)
+        if warm:
+            generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+            # A copy: the fitted network stays as it is if this fit fails.
+            fitted = copy.deepcopy(self.network_).to(device)
+            backbone, head = fitted.backbone, fitted.head
+            features = self._extract_features(X, device, backbone)
+            if digest == self._fit_digest:
+                distiller = self.distiller_
+            else:
+                distiller = self._make_distiller(rng)
+                distiller.fit(features)
+        else:
+            distiller = self._make_distiller(rng)
+            generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+            backbone = self._build_backbone(X, device, generator)
+            features = self._extract_features(X, device, backbone)
+            itq_start = self._itq_start(features.shape[1], features.shape[0])
+            distiller.fit(features)
         graph = _distilled_graph(distiller, features.shape[0])
         if self.verbose:
             n_similar = int((graph.data > 0).sum()) // 2
             print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
 
-        head = self._build_head(features, itq_start, device, generator, rng)
+        if not warm:
+            head = self._build_head(features, itq_start, device, generator, rng)
         net = HashNetwork(head, backbone if self.finetune_backbone else None)
         inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
         result = train_hash_network(
@@ -364,6 +399,7 @@ class DistillHash(BaseHasher):
         del inputs
         _warn_if_nothing_learned(result.pairs_per_epoch, graph)
 
+        history = (self.loss_curve_, self.pairs_per_epoch_, self.n_iter_) if warm else ([], [], 0)
         net = HashNetwork(head, backbone).cpu().eval()
         publish_fit(
             self, probe,
@@ -371,11 +407,34 @@ class DistillHash(BaseHasher):
             distiller_=distiller,
             network_=net,
             n_bits_=self.n_bits,
-            loss_curve_=result.loss_curve,
-            pairs_per_epoch_=result.pairs_per_epoch,
-            n_iter_=result.n_iter,
+            loss_curve_=history[0] + result.loss_curve,
+            pairs_per_epoch_=history[1] + result.pairs_per_epoch,
+            n_iter_=history[2] + result.n_iter,
+            _fit_digest=digest,
+            _fit_architecture=self._architecture(),
         )
         return self
+
+    def _architecture(self) -> tuple:
+        """What a warm start may not change: the shape of the network."""
+        backbone = self.backbone if isinstance(self.backbone, str) else type(self.backbone).__name__
+        return (self.n_bits, backbone, tuple(self.hidden_layer_sizes))
+
+    def _check_warm_start(self, probe, X: np.ndarray) -> None:
+        """A warm start continues the fitted network: the same shape, the same input width."""
+        names = ("n_bits", "backbone", "hidden_layer_sizes")
+        for name, was, now in zip(names, self._fit_architecture, self._architecture()):
+            if was != now:
+                raise ValueError(
+                    f"warm_start=True continues the fitted network, which has {name}={was!r}; "
+                    f"got {name}={now!r}. Set warm_start=False to fit a new network."
+                )
+        if X.ndim != self.input_ndim_ or probe.n_features_in_ != self.n_features_in_:
+            raise ValueError(
+                f"warm_start=True continues the network fitted on ndim={self.input_ndim_} input "
+                f"with {self.n_features_in_} features; X has ndim={X.ndim} and "
+                f"{probe.n_features_in_} features. Set warm_start=False to fit a new network."
+            )
 
     # -- the steps of fit -----------------------------------------------------
 
@@ -386,11 +445,16 @@ class DistillHash(BaseHasher):
             distiller.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         return distiller
 
-    def _extract_features(self, X: np.ndarray, device, generator):
-        """(backbone or None, the features the distiller sees: X itself, or the backbone's)."""
+    def _build_backbone(self, X: np.ndarray, device, generator):
+        """The image backbone (pretrained weights), or None for feature vectors."""
         if X.ndim == 2:
-            return None, X
-        backbone = build_backbone(self.backbone, self.backbone_weights, generator).to(device)
+            return None
+        return build_backbone(self.backbone, self.backbone_weights, generator).to(device)
+
+    def _extract_features(self, X: np.ndarray, device, backbone) -> np.ndarray:
+        """The features the distiller sees: X itself, or the backbone's."""
+        if backbone is None:
+            return X
         # The distiller sees the backbone's pretrained features, as in the paper.
         features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
         bad = ~np.isfinite(features).all(axis=1)
@@ -400,7 +464,7 @@ class DistillHash(BaseHasher):
                 f"{len(features)} images, although X is finite: check backbone_weights "
                 "and the images' preprocessing."
             )
-        return backbone, features
+        return features
 
     def _build_head(self, features: np.ndarray, itq_start: bool, device, generator, rng):
         """The head, initialised from ``generator``, its hash layer at ITQ if ``itq_start``."""
@@ -500,7 +564,18 @@ def _warn_if_nothing_learned(pairs_per_epoch: list[int], graph: sp.csr_matrix) -
         )
 
 
+def _digest(X: np.ndarray, distiller_params: dict) -> str:
+    """A digest of the training data and the distiller's settings: a warm start
+    on the same data with the same distiller reuses the last fit's pairs."""
+    spec = (X.shape, X.dtype.str, sorted(distiller_params.items()))
+    digest = hashlib.blake2b(repr(spec).encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(X).reshape(-1).view(np.uint8))
+    return digest.hexdigest()
+
+
 def _as_tensor(X: np.ndarray) -> torch.Tensor:
-    """``X`` as a tensor sharing its memory, copied only when read-only (a memory map):
-    torch warns on read-only arrays, though nothing here ever writes to them."""
-    return torch.from_numpy(X if X.flags.writeable else X.copy())
+    """``X`` as a tensor sharing its memory, copied only when torch cannot take it
+    as it is: read-only (a memory map; torch warns, though nothing here writes to
+    it) or not C-contiguous (a view such as ``X[::-1]``: torch refuses negative
+    strides)."""
+    return torch.from_numpy(X if X.flags.writeable and X.flags.c_contiguous else X.copy())

@@ -562,3 +562,89 @@ def test_fit_leaves_subnormal_arithmetic_as_it_found_it(small):
     assert subnormal.mul(1.0).item() != 0.0
     DistillHash(n_bits=8, random_state=0, **FAST).fit(small[0])
     assert subnormal.mul(1.0).item() != 0.0  # flushing stopped with the training
+
+
+# -- warm_start -----------------------------------------------------------------
+
+
+def _weights(est):
+    return [p.detach().clone() for p in est.network_.parameters()]
+
+
+def test_warm_start_continues_the_fitted_network_on_its_pairs(small):
+    X = small[0]
+    est = DistillHash(n_bits=12, random_state=0, **FAST).fit(X)
+    curve, distiller, codes = list(est.loss_curve_), est.distiller_, est.transform(X)
+    # A step too small to move a weight: the continued network is the fitted one.
+    est.set_params(warm_start=True, epochs=2, learning_rate=1e-30).fit(X)
+    np.testing.assert_array_equal(est.transform(X), codes)
+    assert est.distiller_ is distiller  # the same data: the last fit's pairs
+    assert est.n_iter_ == 5 and len(est.loss_curve_) == len(est.pairs_per_epoch_) == 5
+    assert est.loss_curve_[:3] == curve
+    # With a real step it goes on learning from where it was.
+    est.set_params(learning_rate=1e-3, epochs=3).fit(X)
+    assert est.n_iter_ == 8 and est.loss_curve_[-1] < curve[0]
+    # warm_start=False starts again.
+    est.set_params(warm_start=False).fit(X)
+    assert est.n_iter_ == 3 and est.distiller_ is not distiller
+
+
+def test_warm_start_on_other_data_or_settings_distils_again(small):
+    X = small[0]
+    est = DistillHash(n_bits=12, random_state=0, warm_start=True, **FAST).fit(X)
+    first = est.distiller_
+    est.fit(X[::-1])
+    assert est.distiller_ is not first and est.n_iter_ == 6
+    second = est.distiller_
+    est.set_params(distiller__n_neighbors=7).fit(X[::-1])
+    assert est.distiller_ is not second and est.distiller_.n_neighbors == 7
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(n_bits=16), "n_bits=12"),
+        (dict(hidden_layer_sizes=(32,)), "hidden_layer_sizes=\\(64,\\)"),
+        (dict(backbone="resnet18"), "backbone='mlp'"),
+    ],
+)
+def test_warm_start_refuses_another_network_shape(small, change, match):
+    X = small[0]
+    est = DistillHash(n_bits=12, random_state=0, warm_start=True, **FAST).fit(X)
+    before = _weights(est)
+    with pytest.raises(ValueError, match=match):
+        est.set_params(**change).fit(X if "backbone" not in change else X.reshape(-1, 1, 8, 8))
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(est)))
+
+
+def test_warm_start_refuses_another_input_width(small):
+    X = small[0]
+    est = DistillHash(n_bits=12, random_state=0, warm_start=True, **FAST).fit(X)
+    with pytest.raises(ValueError, match="with 64 features; X has ndim=2 and 32 features"):
+        est.fit(X[:, :32])
+    assert est.n_features_in_ == 64 and est.n_iter_ == 3
+
+
+def test_interrupted_warm_start_keeps_the_fitted_network(small, monkeypatch):
+    X = small[0]
+    est = DistillHash(n_bits=12, random_state=0, warm_start=True, **FAST).fit(X)
+    before, curve = _weights(est), list(est.loss_curve_)
+    train = hashing_module.train_hash_network
+
+    def train_then_interrupt(*args, **kwargs):
+        train(*args, **kwargs)  # the network has moved...
+        raise KeyboardInterrupt  # ...and then the user stops the fit
+
+    monkeypatch.setattr(hashing_module, "train_hash_network", train_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X)
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(est)))
+    assert est.loss_curve_ == curve and est.n_iter_ == 3
+
+
+def test_views_of_the_data_fit_like_the_data(small):
+    X = np.ascontiguousarray(small[0][::-1], dtype=np.float32)
+    view = small[0].astype(np.float32)[::-1]  # negative strides, which torch refuses
+    a = DistillHash(n_bits=8, random_state=0, **FAST).fit(X)
+    b = DistillHash(n_bits=8, random_state=0, **FAST).fit(view)
+    np.testing.assert_array_equal(a.transform(X), b.transform(view))

@@ -174,22 +174,40 @@ def encode(
     net.eval()
     chunks = []
     n = X.shape[0]
-    tic = time.perf_counter()
+    report = _Progress(n) if progress else None
     for start in range(0, n, batch_size):
         # A copy of the batch: X may be read-only (a memory map), which torch warns about.
         batch = torch.from_numpy(np.array(X[start : start + batch_size], dtype=np.float32)).to(device)
         chunks.append(net(batch).float().cpu().numpy())
-        if progress:
-            done = min(start + batch_size, n)
-            width = 30
-            bar = "#" * (width * done // n)
-            sys.stderr.write(
-                f"\rencoding [{bar:<{width}}] {done}/{n} rows  {time.perf_counter() - tic:.1f}s"
-            )
-            if done == n:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+        if report is not None:
+            report(min(start + batch_size, n))
     net.train(was_training)
     if not chunks:
         raise ValueError("nothing to encode: X has 0 rows.")
     return np.concatenate(chunks)
+
+
+class _Progress:
+    """Encoding progress on stderr: a bar redrawn in place on a terminal; in a
+    log file, where a carriage return would make one endless line, a line at
+    each tenth of the rows."""
+
+    _WIDTH = 30
+
+    def __init__(self, n: int, stream=None):
+        self.n = n
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.tic = time.perf_counter()
+        self.tenths = 0
+
+    def __call__(self, done: int) -> None:
+        elapsed = time.perf_counter() - self.tic
+        if self.tty:
+            bar = "#" * (self._WIDTH * done // self.n)
+            end = "\n" if done == self.n else ""
+            self.stream.write(f"\rencoding [{bar:<{self._WIDTH}}] {done}/{self.n} rows  {elapsed:.1f}s{end}")
+        elif 10 * done // self.n > self.tenths:
+            self.tenths = 10 * done // self.n
+            self.stream.write(f"encoding {done}/{self.n} rows  {elapsed:.1f}s\n")
+        self.stream.flush()
