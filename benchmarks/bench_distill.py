@@ -81,8 +81,7 @@ def main(argv=None) -> dict:
 
     import torch
 
-    from skdistillhash._torch._device import resolve_device
-    from skdistillhash.distill import PairDistiller
+    from skdistillhash import PairDistiller
 
     X = clustered_features(args.n, args.d, args.clusters, args.seed)
     rss_data = peak_rss_gib()
@@ -91,7 +90,7 @@ def main(argv=None) -> dict:
         n_neighbors=args.k,
         neighborhood_size=min(5, args.k),
         device=args.device,
-        batch_size=args.batch_size,
+        block_size=args.batch_size,
         random_state=args.seed,
     )
     start = time.perf_counter()
@@ -108,7 +107,7 @@ def main(argv=None) -> dict:
         d=args.d,
         k=args.k,
         strategy=args.strategy,
-        device=str(resolve_device(args.device)),
+        device=args.device,
         threads=torch.get_num_threads(),
         fit_seconds=ours,
         faiss_seconds=theirs,
@@ -135,6 +134,7 @@ def search_only(args) -> dict:
     import faiss
     import torch
 
+    # PairDistiller's search has no public entry point short of a whole fit.
     from skdistillhash._torch._device import resolve_device
     from skdistillhash._torch._knn import inner_product_knn
     from skdistillhash.distill import _unit_rows

@@ -10,10 +10,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._bits import pack_bits
+from ._sklearn_compat import Interval
 
 #: Widest code we accept: 8 KiB codes are far past anything used in practice.
 MAX_BITS = 65536

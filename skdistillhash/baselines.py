@@ -14,12 +14,12 @@ the FAISS layout, and ``score`` is the leave-one-out MAP of
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseHasher, IntInterval
 from ._fitting import publish_fit, validation_probe
+from ._sklearn_compat import _fit_context
 
 __all__ = ["LSHHash", "ITQHash"]
 
@@ -91,12 +91,42 @@ def _principal_components(Xc: np.ndarray, n_components: int) -> tuple[np.ndarray
     return components * signs[:, None], variance
 
 
-class LSHHash(BaseHasher):
+class _LinearHasher(BaseHasher):
+    """A hasher whose outputs are linear in the centred data:
+    ``decision_function(X) = ((X - mean_) * scale_) @ projection_``.
+
+    Subclasses fit ``mean_``, ``scale_`` (see ``_mean_and_scale``) and what
+    ``projection_`` is made of; DistillHash starts its hash layer from an
+    ``ITQHash``'s ``mean_`` and ``projection_``.
+    """
+
+    def decision_function(self, X) -> np.ndarray:
+        """Signed projections of the centred ``X``: the bits are their signs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        h : ndarray of shape (n_samples, n_bits), dtype float32
+            ``((X - mean_) * scale_) @ projection_``; bit ``j`` is
+            ``h[:, j] > 0``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._project(_centre(X, self.mean_, self.scale_)).astype(np.float32)
+
+    def _project(self, Xc: np.ndarray) -> np.ndarray:
+        return Xc @ self.projection_
+
+
+class LSHHash(_LinearHasher):
     """Locality-sensitive hashing with random hyperplanes through the data mean.
 
     Each bit is the side of a random hyperplane a sample falls on: the
     hyperplane normals are i.i.d. standard Gaussian vectors and pass through
-    the training mean, so ``decision_function(X) = (X - mean_) @ projections_``.
+    the training mean, so ``decision_function(X) = (X - mean_) @ projection_``.
     For centred data the probability that two samples get different bits is
     their angle divided by pi (sign random projections, Charikar 2002), so the
     Hamming distance estimates the angle between them. Data-independent apart
@@ -115,7 +145,7 @@ class LSHHash(BaseHasher):
     ----------
     mean_ : ndarray of shape (n_features,)
         Mean of the training data; the hyperplanes pass through it.
-    projections_ : ndarray of shape (n_features, n_bits)
+    projection_ : ndarray of shape (n_features, n_bits)
         Hyperplane normals, one column per bit.
     scale_ : float
         Power of two the centred data are multiplied by before projecting:
@@ -186,31 +216,13 @@ class LSHHash(BaseHasher):
             probe,
             mean_=mean,
             scale_=scale,
-            projections_=projections,
+            projection_=projections,
             n_bits_=int(self.n_bits),
         )
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        """Signed projections of ``X`` on the hyperplane normals.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        h : ndarray of shape (n_samples, n_bits), dtype float32
-            ``((X - mean_) * scale_) @ projections_``; bit ``j`` is
-            ``h[:, j] > 0``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        Xc = _centre(X, self.mean_, self.scale_)
-        return (Xc @ self.projections_).astype(np.float32)
-
-
-class ITQHash(BaseHasher):
+class ITQHash(_LinearHasher):
     """Iterative quantization: PCA to ``n_bits`` dimensions plus a learned rotation.
 
     Following Gong & Lazebnik (2011): centre the data, project it on its top
@@ -252,6 +264,10 @@ class ITQHash(BaseHasher):
         below about 1e-154).
     rotation_ : ndarray of shape (n_bits, n_bits)
         The learned orthogonal rotation ``R``.
+    projection_ : ndarray of shape (n_features, n_bits)
+        ``components_.T @ rotation_``: ``decision_function(X)`` is
+        ``((X - mean_) * scale_) @ projection_`` (computed as PCA, then
+        rotation).
     scale_ : float
         Power of two the centred data are multiplied by before projecting
         (``V = ((X - mean_) * scale_) @ components_.T``): 1.0 unless the
@@ -392,20 +408,12 @@ class ITQHash(BaseHasher):
         )
         return self
 
-    def decision_function(self, X) -> np.ndarray:
-        """Rotated PCA projections of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        h : ndarray of shape (n_samples, n_bits), dtype float32
-            ``(((X - mean_) * scale_) @ components_.T) @ rotation_``; bit
-            ``j`` is ``h[:, j] > 0``.
-        """
+    @property
+    def projection_(self) -> np.ndarray:
+        """``components_.T @ rotation_``, of shape (n_features, n_bits)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        Xc = _centre(X, self.mean_, self.scale_)
-        return ((Xc @ self.components_.T) @ self.rotation_).astype(np.float32)
+        return self.components_.T @ self.rotation_
+
+    def _project(self, Xc: np.ndarray) -> np.ndarray:
+        # PCA first, then the rotation, as fitted: the same rounding as in fit.
+        return (Xc @ self.components_.T) @ self.rotation_

@@ -28,14 +28,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn import get_config
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from ._base import IntInterval
 from ._fitting import publish_fit, validation_probe
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._knn import inner_product_knn
 from ._torch._labels import PairLabeler, Rule, pair_similarities
@@ -47,7 +47,7 @@ _N_BINS = 100
 #: Default multiples of the half-Gaussian standard deviations, per strategy.
 #: SSDH's published code uses 2 and 2; DistillHash's were chosen on a
 #: validation split (docs/benchmarks.md, "Pair distillation").
-# (alpha, beta) when left to None. beta=None: d_r = d_l, binary initial labels.
+#: (kappa_l, kappa_r) when left to None; kappa_r=None: d_r = d_l, binary initial labels.
 _STD_FACTORS = {"ssdh": (2.0, 2.0), "distillhash": (1.5, None)}
 #: Floor of the floats per chunk of pair labelling (16 MiB).
 _MIN_CHUNK_FLOATS = 1 << 22
@@ -69,37 +69,15 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     distilled dissimilar pairs; :meth:`pair_labels` labels every pair of a
     training batch.
 
-    **Initial noisy labels (SSDH, Yang et al., IJCAI 2018).** The cosine
-    distances d of a random sample of ``n_pair_samples`` pairs are binned
-    (100 bins); the left edge of the fullest bin is the mode m. Each side of
-    the mode is mirrored about it and fitted by a Gaussian, giving standard
-    deviations sigma_l and sigma_r. With d_l = m - alpha * sigma_l and
-    d_r = m + beta * sigma_r, a pair is labelled s~ = +1 if d < d_l,
-    s~ = -1 if d > d_r, and s~ = 0 (no label) otherwise.
-
-    **Distillation (DistillHash).** Let s be the true label of a pair and
-    s* its Bayes optimal label (+1 iff P(s = +1 | x_i, x_j) > 1/2). Model
-    s~ as s corrupted by pair-dependent noise of rates
-    rho_- = P(s~ = +1 | s = -1) and rho_+ = P(s~ = -1 | s = +1), bounded by
-    rho_-^max and rho_+^max (the paper's mild assumption is that the noise
-    leaves signal: rho_+ + rho_- < 1 pair by pair). Then, since
-    P(s~ = +1 | x) = eta * P(s~ = +1 | s = +1, x) + (1 - eta) * rho_-(x)
-    is at most (1 + rho_-)/2 whenever eta = P(s = +1 | x) <= 1/2:
-
-    - P(s~ = +1 | x_i, x_j) > (1 + rho_-^max) / 2 implies s* = +1;
-    - P(s~ = -1 | x_i, x_j) > (1 + rho_+^max) / 2 implies s* = -1.
-
-    A pair is *distilled* when its initial label is the Bayes label so
-    certified: s~_ij = +1 and the first condition holds, or s~_ij = -1 and
-    the second holds. The posterior P(s~ | x_i, x_j) is estimated from local
-    structure: the fraction of the (K+1)^2 pairs (a, b), a among x_i and its
-    K nearest neighbours, b among x_j and its K nearest neighbours, whose
-    initial label is +1 (respectively -1).
-
+    Every pair gets an initial label from thresholds on its cosine distance,
+    set from the distances of a random sample of pairs (SSDH's rule);
+    a pair is then *distilled*, its label trusted, when the pairs between the
+    two points' neighbourhoods agree with it often enough that, under
+    bounded label noise, it is the Bayes optimal label.
     ``strategy="ssdh"`` keeps the initial labels as they are (SSDH's rule);
     ``strategy="distillhash"`` keeps only the distilled ones.
 
-    Read more in the user guide (docs, "Pair distillation").
+    Read more in the :ref:`User Guide <distillation>`.
 
     Parameters
     ----------
@@ -114,17 +92,15 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         posterior estimate. Ignored when ``strategy="ssdh"``. Needs at least
         ``neighborhood_size + 1`` samples.
     similar_std_factor : float or None, default=None
-        alpha: the similar threshold is d_l = mode - alpha * sigma_l. None
-        means 2.0 for "ssdh" (SSDH's value) and 1.5 for "distillhash"
-        (chosen on a validation split).
+        kappa_l: the similar threshold is ``d_l = mode - kappa_l * sigma_l``,
+        sigma_l the spread of the distances below their mode. None means 2.0
+        for "ssdh" (SSDH's value) and 1.5 for "distillhash".
     dissimilar_std_factor : float or None, default=None
-        beta: the dissimilar threshold is d_r = mode + beta * sigma_r (beta
-        may be negative). None means 2.0 for "ssdh"; for "distillhash" it
-        means d_r = d_l: every pair gets a binary initial label s~ in
-        {+1, -1}, the setting of the noise model the distillation rests on,
-        and distillation alone decides which pairs to keep. That choice won
-        on validation splits by the retrieval MAP of the trained codes (see
-        docs/benchmarks.md). The thresholds must satisfy d_l <= d_r.
+        kappa_r: the dissimilar threshold is ``d_r = mode + kappa_r * sigma_r``
+        (kappa_r may be negative). None means 2.0 for "ssdh"; for
+        "distillhash" it means ``d_r = d_l``: every pair gets a binary initial
+        label, and distillation alone decides which pairs to keep. The
+        thresholds must satisfy ``d_l <= d_r``.
     false_similar_rate : float in [0, 1), default=0.75
         rho_-^max, the bound on the rate at which truly dissimilar pairs get
         the initial label +1: a similar pair is distilled when more than
@@ -147,9 +123,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     device : str, default="auto"
         Where the neighbour search and the labelling run: "auto", "cpu",
         "cuda" or "cuda:N".
-    batch_size : int, default=4096
+    block_size : int, default=4096
         Query block size of the neighbour search (database blocks are 4
-        times wider); peak memory is about ``4 * batch_size ** 2`` floats
+        times wider); peak memory is about ``4 * block_size ** 2`` floats
         (256 MiB at the default) beyond the fitted state.
     label_cache_bytes : int, default=2**29
         Memory budget of the label table: ``fit`` labels every pair of
@@ -208,14 +184,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     Notes
     -----
-    Only pairs are stored, never an n x n matrix: fitting keeps the rounded
-    unit features, the neighbour lists and the graph, O(n * (d + k)), and
-    the search uses O(batch_size ** 2) more. The initial-label rule is
-    verified against SSDH's published code; DistillHash's distillation
-    section was not available to us in full, so the posterior estimate and
-    the criterion follow the paper's abstract, its theory's source (Cheng
-    et al., "Learning with bounded instance- and label-dependent label
-    noise", 2017) and survey descriptions; see the user guide.
+    Only pairs are stored, never an n x n matrix beyond the label table's
+    budget: fitting keeps the rounded unit features, the neighbour lists and
+    the graph, O(n * (d + k)), and the search uses O(block_size ** 2) more.
 
     References
     ----------
@@ -261,7 +232,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "n_pair_samples": [IntInterval(100, None, closed="left")],
         "metric": [StrOptions({"cosine"})],
         "device": DEVICE_CONSTRAINT,
-        "batch_size": [IntInterval(1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
         "label_cache_bytes": [IntInterval(0, None, closed="left")],
         "random_state": ["random_state"],
     }
@@ -280,7 +251,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_pair_samples: int = 100_000,
         metric: str = "cosine",
         device: str = "auto",
-        batch_size: int = 4096,
+        block_size: int = 4096,
         label_cache_bytes: int = 2**29,
         random_state=None,
     ):
@@ -295,7 +266,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.n_pair_samples = n_pair_samples
         self.metric = metric
         self.device = device
-        self.batch_size = batch_size
+        self.block_size = block_size
         self.label_cache_bytes = label_cache_bytes
         self.random_state = random_state
 
@@ -326,10 +297,10 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_neighbors, neighborhood_size = self._sizes_for(n)
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        features = _unit_rows(X, self.batch_size)
+        features = _unit_rows(X, self.block_size)
 
         sims, neighbors = inner_product_knn(
-            features, n_neighbors=max(n_neighbors, neighborhood_size), block_size=self.batch_size,
+            features, n_neighbors=max(n_neighbors, neighborhood_size), block_size=self.block_size,
             device=device,
         )
         a, b = _random_pairs(n, self.n_pair_samples, rng)
@@ -338,11 +309,11 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         distances = 1.0 - pair_similarities(table, a, b, self._chunk_floats()).astype(np.float64)
         del table
         mode, left_std, right_std = _half_gaussians(distances)
-        alpha, beta = _STD_FACTORS[self.strategy]
-        alpha = alpha if self.similar_std_factor is None else self.similar_std_factor
-        beta = beta if self.dissimilar_std_factor is None else self.dissimilar_std_factor
-        d_l = mode - alpha * left_std
-        d_r = d_l if beta is None else mode + beta * right_std
+        kappa_l, kappa_r = _STD_FACTORS[self.strategy]
+        kappa_l = kappa_l if self.similar_std_factor is None else self.similar_std_factor
+        kappa_r = kappa_r if self.dissimilar_std_factor is None else self.dissimilar_std_factor
+        d_l = mode - kappa_l * left_std
+        d_r = d_l if kappa_r is None else mode + kappa_r * right_std
         if d_l > d_r:
             raise ValueError(
                 f"The similar threshold d_l={d_l:.4g} lies above the dissimilar "
@@ -594,7 +565,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _chunk_floats(self) -> int:
         """Floats per chunk of pair labelling: the search block, but never tiny
         (per-call overhead dominates small chunks)."""
-        return max(self.batch_size**2, _MIN_CHUNK_FLOATS)
+        return max(self.block_size**2, _MIN_CHUNK_FLOATS)
 
     def _sizes_for(self, n_samples: int) -> tuple[int, int]:
         """(n_neighbors, neighborhood_size) usable on ``n_samples`` rows; K = 0 for SSDH.
@@ -632,7 +603,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _validate_queries(self, X) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return _unit_rows(X, self.batch_size)
+        return _unit_rows(X, self.block_size)
 
     def _check_rows(self, idx, name: str) -> np.ndarray:
         idx = np.asarray(idx)
@@ -649,7 +620,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """The training sample each row equals (or -1), and its nearest training samples."""
         sims, neighbors = inner_product_knn(
             features, self._labeler.features, n_neighbors=self.neighbors_.shape[1],
-            block_size=self.batch_size, device=device,
+            block_size=self.block_size, device=device,
         )
         # Exact arithmetic: a row equal to a training sample has similarity
         # |q|^2 with it, so only those columns need an element-wise check.
@@ -674,7 +645,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         hood_q[match >= 0] = self._labeler.hood[match[match >= 0]]
         within_sims, within = inner_product_knn(
             features, n_neighbors=min(self.n_neighbors, n_q - 1),
-            block_size=self.batch_size, device=device,
+            block_size=self.block_size, device=device,
         )
         r, c, lab = self._query_labeler(features, hood_q, device).distil_rows(
             table_rows, n_fit + within, within_sims, pool=(n_fit, n_q),

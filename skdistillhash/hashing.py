@@ -14,13 +14,13 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import _fit_context, clone
+from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseHasher, IntInterval
 from ._fitting import publish_fit, validation_probe
+from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._networks import HashNetwork, build_backbone, build_head, on_device, set_hash_layer
 from ._torch._sampler import AnchorNeighborSampler
@@ -494,7 +494,7 @@ class DistillHash(BaseHasher):
         # The hidden layers as initialised: the inputs the hash layer starts from.
         inputs = encode(head[:-1], features, device, _FEATURE_ENCODE_BATCH)
         itq = ITQHash(n_bits=self.n_bits, random_state=rng.randint(np.iinfo(np.int32).max)).fit(inputs)
-        projection = itq.components_.T @ itq.rotation_
+        projection = itq.projection_
         scale = ((inputs - itq.mean_) @ projection).std(axis=0)
         set_hash_layer(head, projection / np.where(scale > 0, scale, 1.0), itq.mean_)
 

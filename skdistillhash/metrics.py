@@ -4,49 +4,12 @@ Every metric ranks a database of codes by Hamming distance to each query and
 judges the returned items by labels: with class labels an item is *relevant*
 to a query when their classes are equal; with a multi-label indicator matrix,
 when they share at least one label. Labels are read as
-:func:`sklearn.utils.multiclass.type_of_target` does: a 1-D array or a single
-column is class labels, two or more columns of {0, 1} are a multi-label
-indicator. Scores are averaged over all queries.
+:func:`sklearn.utils.multiclass.type_of_target` does. Scores are averaged over
+all queries; a query with no relevant item in its top ``k`` scores 0. Ties in
+distance are broken by database index (``ties="index"``) or averaged over all
+orders of the tied items (``ties="average"``, McSherry & Najork, ECIR 2008).
 
-Definitions
------------
-For one query, let ``rel_i`` be 1 when the item at rank ``i`` (1-based) is
-relevant, ``P@i = (rel_1 + ... + rel_i) / i`` the precision at rank ``i`` and
-``R_k = rel_1 + ... + rel_k`` the number of relevant items in the top ``k``.
-
-- ``AP@k = (1 / R_k) * sum(rel_i * P@i for i in 1..k)``, and **0 when
-  R_k = 0**: a query with no relevant item in its top ``k`` scores 0 and still
-  counts in the mean. ``MAP@k`` is the mean of ``AP@k`` over queries;
-  ``MAP@all`` uses ``k`` = the database size, where ``R_k`` is the number of
-  relevant items in the whole database.
-- This is the convention of the deep-hashing literature. Reference codes in
-  the field differ, and their numbers are not comparable with ours without
-  care: some drop queries with no relevant item from the mean (which raises
-  MAP), some normalise ``AP@k`` by all relevant items in the database (the
-  TREC definition, which lowers MAP at ``k`` below the database size; both
-  agree at MAP@all), and one widely copied implementation ranks only the first
-  ``n_db - 1`` items at MAP@all, silently dropping the last database item.
-
-Ties
-----
-Hamming distances are small integers, so many items share a distance.
-
-- ``ties="index"`` (default) breaks ties by database index: the ranking is
-  the stable sort of distances, deterministic and equal to the order
-  :class:`~skdistillhash.HammingNeighbors` returns.
-- ``ties="average"`` is the tie-aware AP of McSherry & Najork (ECIR 2008):
-  the expectation of ``AP@k`` when the items of each group of equal distance
-  are put in uniformly random order, computed exactly in closed form per tie
-  group (no sampling). It does not depend on the order of the database. When
-  ``k`` cuts a tie group, the number of that group's relevant items in the top
-  ``k`` is random (hypergeometric) and so is the normaliser ``R_k``; we take
-  the exact expectation of the ratio, a finite sum over that count. At
-  ``k=None`` this is exactly the mean of AP over all orderings of tied items.
-
-References
-----------
-F. McSherry and M. Najork, "Computing Information Retrieval Performance
-Measures Efficiently in the Presence of Tied Scores", ECIR 2008.
+Read more in the :ref:`User Guide <map-and-ties>`.
 """
 
 from __future__ import annotations
@@ -59,12 +22,12 @@ from scipy.sparse import issparse
 from scipy.special import digamma
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._bits import check_bits, check_packed, pack_bits
 from ._hamming import pairwise_hamming
 from ._hamming._numpy import distance_dtype
+from ._sklearn_compat import Interval, StrOptions, validate_params
 
 __all__ = [
     "make_map_scorer",

@@ -166,11 +166,11 @@ def test_lsh_hamming_distance_estimates_angle():
     assert np.mean(bits[0] != bits[1]) == pytest.approx(1.0 / np.pi, abs=0.015)
 
 
-def test_lsh_projections_are_gaussian():
+def test_lsh_projection_is_gaussian():
     lsh = LSHHash(4000, random_state=0).fit(np.eye(3) - 1 / 3)
-    assert lsh.projections_.shape == (3, 4000)
-    assert abs(lsh.projections_.mean()) < 0.05
-    assert lsh.projections_.std() == pytest.approx(1, abs=0.05)
+    assert lsh.projection_.shape == (3, 4000)
+    assert abs(lsh.projection_.mean()) < 0.05
+    assert lsh.projection_.std() == pytest.approx(1, abs=0.05)
 
 
 # --------------------------------------------------------------------------- #

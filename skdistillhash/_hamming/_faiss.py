@@ -5,7 +5,7 @@ faiss computes exact distances, so every code closer than the k-th distance
 returns is an implementation detail (its heap happens to prefer small ids,
 but nothing documents that), so we never rely on it:
 
-1. ask faiss for ``2k`` neighbours (about 3 % slower than ``k`` here);
+1. ask faiss for ``2k`` neighbours (little slower than ``k``: the scan dominates);
 2. a query whose ``2k``-th distance exceeds ``t`` received every code at
    distance ``t``: sort by (distance, index) and keep ``k``. Exact.
 3. otherwise the codes below ``t`` are still complete, and the missing ones

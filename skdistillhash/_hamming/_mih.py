@@ -25,9 +25,9 @@ from ._numpy import distance_dtype
 _MAX_SUBSTRING = 32
 # Queries per step: bounds the probe and candidate arrays.
 _QUERY_CHUNK = 1024
-# Cost of MIH work in units of one code scanned by a fast scan (faiss, about
-# 0.25 ns per 64-bit code here): a binary-search step costs about 20 ns (a
-# cache miss), a candidate about 200 ns (gather, verify, deduplicate, sort).
+# Cost of MIH work in units of one code scanned by a fast scan: a binary-search
+# step is a cache miss, about 80 codes scanned; a candidate (gather, verify,
+# deduplicate, sort) about 800 (docs/benchmarks.md, "Hamming search").
 _SEARCH_STEP_COST = 80
 _CANDIDATE_COST = 800
 
