@@ -14,13 +14,14 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.sparse import csr_matrix
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._bits import check_packed, pack_bits
 from ._fitting import publish_fit, validation_probe
 from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
+from ._sklearn_compat import Interval, StrOptions, _fit_context
+from .approximate import to_faiss_index
 from .metrics import _check_labels, mean_average_precision
 
 
@@ -426,6 +427,57 @@ class HammingNeighbors(BaseEstimator):
             )
         k = min(self.n_neighbors, self.n_samples_fit_)
         return mean_average_precision(queries, self.codes_, y, self.y_, k=k, packed=True)
+
+    def to_faiss(
+        self,
+        kind: str = "flat",
+        *,
+        nlist: int | None = None,
+        nprobe: int | None = None,
+        train_size: int | None = None,
+        random_state: int | np.random.RandomState | None = None,
+    ):
+        """A faiss binary index over the fitted database, for search at scale.
+
+        ``kind="flat"`` is exact (``faiss.IndexBinaryFlat``); ``kind="ivf"``
+        is approximate (``faiss.IndexBinaryIVF``, ``nprobe`` of ``nlist``
+        lists scanned per query). Ids are database indices; query the index
+        with packed codes (``hasher.predict(X)``). Built with this estimator's
+        ``n_jobs`` threads. See
+        :func:`~skdistillhash.approximate.to_faiss_index` for the parameters,
+        and :func:`~skdistillhash.approximate.compare_to_exact` to measure
+        what an approximate index costs against :meth:`kneighbors`.
+
+        Parameters
+        ----------
+        kind : {"flat", "ivf"}, default="flat"
+            Exact scan or inverted file.
+        nlist, nprobe, train_size, random_state
+            IVF settings, as in
+            :func:`~skdistillhash.approximate.to_faiss_index`.
+
+        Returns
+        -------
+        index : faiss.IndexBinaryFlat or faiss.IndexBinaryIVF
+            The index over ``codes_``, ready to search.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skdistillhash.neighbors import HammingNeighbors
+        >>> B = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 1], [1, 1, 1, 1]])
+        >>> index = HammingNeighbors().fit(B).to_faiss()
+        >>> index.d, index.ntotal  # 4 bits padded to one byte with zeros
+        (8, 4)
+        >>> query = np.packbits([[0, 0, 1, 0]], axis=1, bitorder="little")
+        >>> dist, idx = index.search(query, 1)
+        >>> int(dist[0, 0])
+        1
+        """
+        return to_faiss_index(
+            self, kind=kind, nlist=nlist, nprobe=nprobe, train_size=train_size,
+            random_state=random_state, n_jobs=self.n_jobs,
+        )
 
     def _validate_queries(self, B: ArrayLike) -> np.ndarray:
         """Check query codes against the fitted width; return them packed."""
