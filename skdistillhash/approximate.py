@@ -51,7 +51,8 @@ from sklearn.utils.validation import check_is_fitted
 from ._bits import check_packed, to_words
 from ._hamming import _faiss
 from ._sklearn_compat import Interval, StrOptions, validate_params
-from .metrics import _ap_by_index, _check_labels, _encode_labels, _holds_database
+from .metrics import _ap_by_index, _check_labels, _encode_labels
+from .neighbors import HammingNeighbors
 
 __all__ = ["compare_to_exact", "nprobe_sweep", "to_faiss_index"]
 
@@ -79,9 +80,7 @@ def _require_faiss(what: str):
 
 def _database_codes(codes_or_neighbors) -> np.ndarray:
     """Packed codes from an array or from a fitted HammingNeighbors."""
-    # Duck typing, as the metrics do: any search estimator with a fitted
-    # ``codes_`` and ``_validate_queries`` is a database.
-    if _holds_database(codes_or_neighbors):
+    if isinstance(codes_or_neighbors, HammingNeighbors):
         check_is_fitted(codes_or_neighbors, "codes_")
         codes = codes_or_neighbors.codes_
     elif isinstance(codes_or_neighbors, BaseEstimator):
@@ -275,7 +274,7 @@ def _best_time(func, n_repeats):
 
 def _exact_reference(faiss, index, neighbors, queries, k, y_queries, n_repeats) -> Bunch:
     """Validate the inputs and run the exact search once: the anchor of a comparison."""
-    if not _holds_database(neighbors):
+    if not isinstance(neighbors, HammingNeighbors):
         raise TypeError(
             f"neighbors must be a fitted HammingNeighbors; got {type(neighbors).__name__}."
         )

@@ -194,9 +194,15 @@ def _blocks(q, d, q_labels, db_labels, n_bits: int, *, exclude_self: bool = Fals
         yield dist, rel
 
 
-def _mean_over_queries(per_query, blocks, n_queries: int):
-    """Mean over queries of ``per_query(dist, rel)``, summed block by block."""
-    return sum(per_query(dist, rel).sum(axis=0) for dist, rel in blocks) / n_queries
+def _score(per_query, q, d, q_labels, db_labels, n_bits: int, *, exclude_self: bool = False, **params):
+    """Mean over queries of ``per_query(dist, rel, n_bits=n_bits, **params)``.
+
+    The body of every metric: distances and relevance block by block
+    (:func:`_blocks`), the per-query scores summed as they come.
+    """
+    blocks = _blocks(q, d, q_labels, db_labels, n_bits, exclude_self=exclude_self)
+    total = sum(per_query(dist, rel, n_bits=n_bits, **params).sum(axis=0) for dist, rel in blocks)
+    return total / len(q)
 
 
 def _top_k_relevance(dist: np.ndarray, rel: np.ndarray, k: int, n_bits: int):
@@ -371,6 +377,10 @@ def _ball_precision_recall(dist, rel, *, n_bits: int) -> np.ndarray:
     return np.stack([precision, recall], axis=1)
 
 
+#: Per-query scores of each tie policy.
+_AP = {"index": _ap_by_index, "average": _ap_tie_average}
+_PRECISION = {"index": _precision_at_k_by_index, "average": _precision_at_k_tie_average}
+
 # --------------------------------------------------------------------------- #
 # Public metrics
 # --------------------------------------------------------------------------- #
@@ -452,13 +462,7 @@ def mean_average_precision(
     q, d, q_labels, db_labels, n_bits = _check_inputs(
         query_codes, db_codes, query_labels, db_labels, packed
     )
-    k = _check_k(k, len(d))
-    per_query = _ap_by_index if ties == "index" else _ap_tie_average
-    return float(_mean_over_queries(
-        partial(per_query, k=k, n_bits=n_bits),
-        _blocks(q, d, q_labels, db_labels, n_bits),
-        len(q),
-    ))
+    return float(_score(_AP[ties], q, d, q_labels, db_labels, n_bits, k=_check_k(k, len(d))))
 
 
 @validate_params(
@@ -507,15 +511,7 @@ def precision_at_k(
     q, d, q_labels, db_labels, n_bits = _check_inputs(
         query_codes, db_codes, query_labels, db_labels, packed
     )
-    k = _check_k(k, len(d))
-    per_query = (
-        _precision_at_k_by_index if ties == "index" else _precision_at_k_tie_average
-    )
-    return float(_mean_over_queries(
-        partial(per_query, k=k, n_bits=n_bits),
-        _blocks(q, d, q_labels, db_labels, n_bits),
-        len(q),
-    ))
+    return float(_score(_PRECISION[ties], q, d, q_labels, db_labels, n_bits, k=_check_k(k, len(d))))
 
 
 @validate_params(
@@ -568,12 +564,8 @@ def precision_within_radius(
     q, d, q_labels, db_labels, n_bits = _check_inputs(
         query_codes, db_codes, query_labels, db_labels, packed
     )
-    curve = _mean_over_queries(
-        partial(_ball_precision_recall, n_bits=n_bits),
-        _blocks(q, d, q_labels, db_labels, n_bits),
-        len(q),
-    )
-    return float(curve[0, min(radius, n_bits)])
+    precision, _ = _score(_ball_precision_recall, q, d, q_labels, db_labels, n_bits)
+    return float(precision[min(radius, n_bits)])
 
 
 @validate_params(_CODE_PARAMS, prefer_skip_nested_validation=True)
@@ -622,11 +614,7 @@ def precision_recall_curve(
     q, d, q_labels, db_labels, n_bits = _check_inputs(
         query_codes, db_codes, query_labels, db_labels, packed
     )
-    precision, recall = _mean_over_queries(
-        partial(_ball_precision_recall, n_bits=n_bits),
-        _blocks(q, d, q_labels, db_labels, n_bits),
-        len(q),
-    )
+    precision, recall = _score(_ball_precision_recall, q, d, q_labels, db_labels, n_bits)
     return precision, recall, np.arange(n_bits + 1)
 
 
@@ -651,39 +639,19 @@ def _leave_one_out_map(bits, y, *, k: int | None = None, ties: str = "index") ->
     y = _check_labels(y, len(codes), "y", "X")
     labels, _ = _encode_labels(y, y, "y", "y")
     k = _check_k(k, len(codes) - 1, leave_one_out=True)
-    per_query = _ap_by_index if ties == "index" else _ap_tie_average
-    n_bits = bits.shape[1]
-    return float(_mean_over_queries(
-        partial(per_query, k=k, n_bits=n_bits),
-        _blocks(codes, codes, labels, labels, n_bits, exclude_self=True),
-        len(codes),
-    ))
-
-
-def _holds_database(estimator) -> bool:
-    # Duck typing rather than isinstance: metrics must not import neighbors
-    # (which scores with metrics), and any search estimator exposing the same
-    # two members (fitted ``codes_``, ``_validate_queries``) is scored alike.
-    return callable(getattr(estimator, "_validate_queries", None))
+    return float(_score(_AP[ties], codes, codes, labels, labels, bits.shape[1], exclude_self=True, k=k))
 
 
 def _map_score(estimator, X, y, *, k: int | None, ties: str) -> float:
     if y is None:
         raise ValueError("The MAP scorer needs labels y to decide relevance.")
     search = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-    if _holds_database(search):
-        check_is_fitted(search, "codes_")
-        if search.y_ is None:
-            raise ValueError(
-                f"{type(search).__name__} holds no database labels: fit the "
-                "HammingNeighbors with y to score queries against it."
-            )
+    # A database is whatever scores queries against itself: the map_score
+    # contract of HammingNeighbors, so that metrics never reach inside it.
+    if callable(getattr(search, "map_score", None)):
         if search is not estimator and len(estimator) > 1:
             X = estimator[:-1].transform(X)
-        return mean_average_precision(
-            search._validate_queries(X), search.codes_, y, search.y_,
-            k=k, ties=ties, packed=True,
-        )
+        return search.map_score(X, y, k=k, ties=ties)
     if not hasattr(estimator, "transform"):
         raise TypeError(
             "The MAP scorer needs a hasher (an estimator with transform) or a "
@@ -711,9 +679,9 @@ def make_map_scorer(k: int | None = None, ties: str = "index"):
       each sample queries all other samples of ``X`` (leave-one-out), as
       ``DistillHash.score`` does.
 
-    A database is recognised by duck typing: the final estimator has a
-    ``_validate_queries`` method and a fitted ``codes_`` attribute, as
-    HammingNeighbors does.
+    A database is recognised by its contract: the final estimator has a
+    ``map_score(X, y, *, k, ties)`` method, as
+    :meth:`HammingNeighbors.map_score <skdistillhash.HammingNeighbors.map_score>`.
 
     Parameters
     ----------

@@ -21,7 +21,6 @@ from ._bits import check_packed, pack_bits
 from ._fitting import publish_fit, validation_probe
 from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
 from ._sklearn_compat import Interval, StrOptions, _fit_context
-from .approximate import to_faiss_index
 from .metrics import _check_labels, mean_average_precision
 
 
@@ -391,10 +390,40 @@ class HammingNeighbors(BaseEstimator):
     def score(self, B: ArrayLike, y: ArrayLike, sample_weight: None = None) -> float:
         """MAP@n_neighbors of queries ``B`` against the database.
 
-        A database code is relevant to a query when it has the same class
-        or, with multi-label indicators, shares at least one label (``y_``);
-        see :func:`skdistillhash.metrics.mean_average_precision` for the
-        definition. k is capped at the database size.
+        ``map_score(B, y, k=n_neighbors)``, with k capped at the database
+        size; see :meth:`map_score`.
+
+        Parameters
+        ----------
+        B : array-like of shape (n_queries, n_features_in_)
+            Query codes.
+        y : {array-like, sparse matrix} of shape (n_queries,) or \
+                (n_queries, n_labels)
+            Labels of the queries, of the same kind as those given to
+            :meth:`fit`.
+        sample_weight : None
+            Not supported; present for the sklearn ``score`` signature.
+
+        Returns
+        -------
+        score : float
+            Mean average precision in [0, 1].
+        """
+        check_is_fitted(self)
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by HammingNeighbors.score.")
+        return self.map_score(B, y, k=min(self.n_neighbors, self.n_samples_fit_))
+
+    def map_score(
+        self, B: ArrayLike, y: ArrayLike, *, k: int | None = None, ties: str = "index"
+    ) -> float:
+        """MAP@k of queries ``B`` against the fitted database, relevance from labels.
+
+        Each query ranks the database by Hamming distance; a database code is
+        relevant to a query when it has the same class or, with multi-label
+        indicators, shares at least one label (``y_``). This is what
+        :meth:`score` and the scorer of :func:`~skdistillhash.make_map_scorer`
+        compute for a database, the one way the metrics reach it.
 
         Parameters
         ----------
@@ -405,28 +434,41 @@ class HammingNeighbors(BaseEstimator):
             Labels of the queries, of the same kind as those given to
             :meth:`fit`: class labels (1-D or a single column), or a
             multi-label indicator with the same columns.
-        sample_weight : None
-            Not supported; present for the sklearn ``score`` signature.
+        k : int, default=None
+            Length of the ranked list, at most the database size; None means
+            the whole database (MAP@all).
+        ties : {"index", "average"}, default="index"
+            Tie policy, as in :func:`~skdistillhash.mean_average_precision`.
 
         Returns
         -------
         score : float
             Mean average precision in [0, 1].
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skdistillhash import HammingNeighbors
+        >>> B = np.array([[0, 0], [1, 1], [0, 1], [1, 0]])
+        >>> nn = HammingNeighbors(backend="numpy").fit(B, y=[0, 1, 0, 1])
+        >>> round(nn.map_score([[0, 0]], [1]), 4)  # relevant at ranks 3 and 4
+        0.4167
+        >>> round(nn.map_score([[0, 0]], [1], ties="average"), 4)
+        0.4583
         """
         check_is_fitted(self)
-        self._check_has_labels("score")
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by HammingNeighbors.score.")
+        self._check_has_labels("map_score")
         queries = self._validate_queries(B)
         y = _check_labels(y, len(queries), "y", "B")
         if y.ndim != self.y_.ndim:
             kinds = {1: "class labels", 2: "a multi-label indicator"}
             raise ValueError(
                 f"y holds {kinds[y.ndim]} but {type(self).__name__} was fitted "
-                f"with {kinds[self.y_.ndim]}: score needs labels of the same kind."
+                f"with {kinds[self.y_.ndim]}: scoring needs labels of the same kind."
             )
-        k = min(self.n_neighbors, self.n_samples_fit_)
-        return mean_average_precision(queries, self.codes_, y, self.y_, k=k, packed=True)
+        return mean_average_precision(
+            queries, self.codes_, y, self.y_, k=k, ties=ties, packed=True
+        )
 
     def to_faiss(
         self,
@@ -474,6 +516,9 @@ class HammingNeighbors(BaseEstimator):
         >>> int(dist[0, 0])
         1
         """
+        # Imported here: approximate builds on this module.
+        from .approximate import to_faiss_index
+
         return to_faiss_index(
             self, kind=kind, nlist=nlist, nprobe=nprobe, train_size=train_size,
             random_state=random_state, n_jobs=self.n_jobs,

@@ -352,15 +352,17 @@ def test_blocking_over_queries_changes_nothing(monkeypatch):
 
 
 class FakeDatabase(BaseEstimator):
-    """Stands for HammingNeighbors: packed codes_, y_, _validate_queries."""
+    """A database known to the scorer by the map_score contract alone."""
 
     def fit(self, B, y=None):
-        self.codes_ = pack_bits(B)
+        self.B_ = np.asarray(B)
         self.y_ = None if y is None else np.asarray(y)
         return self
 
-    def _validate_queries(self, B):
-        return pack_bits(B)
+    def map_score(self, B, y, *, k=None, ties="index"):
+        if self.y_ is None:
+            raise ValueError("FakeDatabase was fitted without labels")
+        return mean_average_precision(B, self.B_, y, self.y_, k=k, ties=ties)
 
 
 def _sign_hasher():
@@ -413,7 +415,7 @@ def test_scorer_with_real_hamming_neighbors():
 def test_scorer_errors():
     X, y = np.ones((4, 3)), np.array([0, 0, 1, 1])
     unlabelled = Pipeline([("hash", _sign_hasher()), ("search", FakeDatabase())]).fit(X)
-    with pytest.raises(ValueError, match="fit the HammingNeighbors with y"):
+    with pytest.raises(ValueError, match="fitted without labels"):
         make_map_scorer()(unlabelled, X, y)
     with pytest.raises(ValueError, match="needs labels y"):
         make_map_scorer()(_sign_hasher().fit(X), X, None)

@@ -219,6 +219,18 @@ def test_score_is_map_at_n_neighbors(data):
     assert 0.5 < nn.score(Q, yq) <= 1
 
 
+@pytest.mark.parametrize("k", [None, 1, 37])
+@pytest.mark.parametrize("ties", ["index", "average"])
+def test_map_score_is_the_metric_against_the_database(data, k, ties):
+    X, y, Q, yq = data
+    nn = HammingNeighbors(packed=True).fit(np.packbits(X, axis=1, bitorder="little"), y)
+    queries = np.packbits(Q, axis=1, bitorder="little")
+    expected = mean_average_precision(Q, X, yq, y, k=k, ties=ties)
+    assert nn.map_score(queries, yq, k=k, ties=ties) == expected
+    with pytest.raises(ValueError, match=f"k={len(X) + 1} exceeds the database size"):
+        nn.map_score(queries, yq, k=len(X) + 1)
+
+
 def test_pipeline_and_grid_search(data):
     X, y, Q, yq = data
     signs = 2.0 * np.vstack([X, Q]) - 1  # float features whose signs are the codes
