@@ -262,9 +262,14 @@ class DistillHash(BaseHasher):
         params = super().get_params(deep=deep)
         if deep and self.distiller is None:
             params.update(
-                (f"distiller__{name}", value) for name, value in PairDistiller().get_params().items()
+                (f"distiller__{name}", value)
+                for name, value in self._distiller_or_default().get_params().items()
             )
         return params
+
+    def _distiller_or_default(self):
+        """The distiller a fit starts from: ``distiller``, or ``PairDistiller()`` for None."""
+        return PairDistiller() if self.distiller is None else self.distiller
 
     def set_params(self, **params):
         nested = any(key.startswith("distiller__") for key in params)
@@ -360,44 +365,12 @@ class DistillHash(BaseHasher):
         if warm:
             self._check_warm_start(probe, X)
         rng = check_random_state(self.random_state)
-        distiller_params = (PairDistiller() if self.distiller is None else self.distiller).get_params()
-        digest = _digest(X, distiller_params)
-        # One torch generator for the whole fit: seeding never touches torch's
-        # global generator, so fits in several threads neither disturb each
-        # other nor the caller.
+        digest = _digest(X, self._distiller_or_default().get_params())
         if warm:
-            generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-            # A copy: the fitted network stays as it is if this fit fails.
-            fitted = copy.deepcopy(self.network_).to(device)
-            backbone, head = fitted.backbone, fitted.head
-            features = self._extract_features(X, device, backbone)
-            if digest == self._fit_digest:
-                distiller = self.distiller_
-            else:
-                distiller = self._make_distiller(rng)
-                distiller.fit(features)
+            distiller, features, backbone, head = self._initialize_warm(X, device, rng, digest)
         else:
-            distiller = self._make_distiller(rng)
-            generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
-            backbone = self._build_backbone(X, device, generator)
-            features = self._extract_features(X, device, backbone)
-            itq_start = self._itq_start(features.shape[1], features.shape[0])
-            distiller.fit(features)
-        graph = _distilled_graph(distiller, features.shape[0])
-        if self.verbose:
-            n_similar = int((graph.data > 0).sum()) // 2
-            print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
-
-        if not warm:
-            head = self._build_head(features, itq_start, device, generator, rng)
-        net = HashNetwork(head, backbone if self.finetune_backbone else None)
-        inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
-        result = train_hash_network(
-            net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
-            list(net.parameters()), self._train_config(),
-        )
-        del inputs
-        _warn_if_nothing_learned(result.pairs_per_epoch, graph)
+            distiller, features, backbone, head = self._initialize(X, device, rng)
+        result = self._fit_loop(X, features, distiller, backbone, head, device, rng)
 
         history = (self.loss_curve_, self.pairs_per_epoch_, self.n_iter_) if warm else ([], [], 0)
         net = HashNetwork(head, backbone).cpu().eval()
@@ -438,9 +411,56 @@ class DistillHash(BaseHasher):
 
     # -- the steps of fit -----------------------------------------------------
 
+    def _initialize(self, X: np.ndarray, device, rng):
+        """A new network and the pairs distilled from ``X``.
+
+        Returns ``(distiller, features, backbone, head)``: the fitted
+        distiller, the features it saw, the image backbone (or None) and the
+        head, its hash layer started at ITQ where ``hash_layer_init`` says so.
+        """
+        distiller = self._make_distiller(rng)
+        # One torch generator for the whole fit: seeding never touches torch's
+        # global generator, so fits in several threads neither disturb each
+        # other nor the caller.
+        generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
+        backbone = self._build_backbone(X, device, generator)
+        features = self._extract_features(X, device, backbone)
+        itq_start = self._itq_start(features.shape[1], features.shape[0])
+        distiller.fit(features)
+        head = self._build_head(features, itq_start, device, generator, rng)
+        return distiller, features, backbone, head
+
+    def _initialize_warm(self, X: np.ndarray, device, rng, digest: str):
+        """A copy of the fitted network and the pairs to continue on: the last
+        fit's on the same data and distiller settings, else distilled from ``X``."""
+        # A copy: the fitted network stays as it is if this fit fails.
+        fitted = copy.deepcopy(self.network_).to(device)
+        features = self._extract_features(X, device, fitted.backbone)
+        if digest == self._fit_digest:
+            distiller = self.distiller_
+        else:
+            distiller = self._make_distiller(rng)
+            distiller.fit(features)
+        return distiller, features, fitted.backbone, fitted.head
+
+    def _fit_loop(self, X: np.ndarray, features: np.ndarray, distiller, backbone, head, device, rng):
+        """Train the head (and the backbone, if fine-tuned) on the distilled pairs."""
+        graph = _distilled_graph(distiller, features.shape[0])
+        if self.verbose:
+            n_similar = int((graph.data > 0).sum()) // 2
+            print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
+        net = HashNetwork(head, backbone if self.finetune_backbone else None)
+        inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
+        result = train_hash_network(
+            net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
+            list(net.parameters()), self._train_config(),
+        )
+        _warn_if_nothing_learned(result.pairs_per_epoch, graph)
+        return result
+
     def _make_distiller(self, rng):
         """A fresh distiller; seeded from ``random_state`` when it has none."""
-        distiller = PairDistiller() if self.distiller is None else clone(self.distiller)
+        distiller = clone(self._distiller_or_default())
         if "random_state" in distiller.get_params() and distiller.random_state is None:
             distiller.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         return distiller

@@ -9,6 +9,9 @@ Every index is built from packed uint8 codes (FAISS layout) and answers
 
 Ties are broken by database index in every backend, so all of them return
 identical arrays. Callers validate inputs and require ``1 <= k <= n_samples``.
+
+torch is a dependency of the package (the hashers need it) and is imported
+with it, so the torch backend is imported here like the others.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 from ._faiss import INSTALL_HINT, FaissIndex, faiss_available
 from ._mih import MultiIndexHashing, prefers_mih
 from ._numpy import NumpyIndex, pairwise_hamming
+from ._torch_backend import TorchIndex
 
 BACKENDS = ("auto", "numpy", "faiss", "torch")
 
@@ -48,7 +52,5 @@ def make_index(backend: str, codes: np.ndarray, n_jobs: int | None = None):
     if backend == "faiss":
         return FaissIndex(codes, n_jobs=n_jobs)
     if backend == "torch":
-        from ._torch_backend import TorchIndex  # imports torch: only when asked
-
         return TorchIndex(codes)
     raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")
