@@ -10,8 +10,10 @@ samples with at least one similar pair). Labels are used for measuring only.
     python benchmarks/bench_distill_quality.py --batches  # labels that training batches see
 
 ``--tune`` runs the grid that chose the DistillHash defaults, on a
-Fashion-MNIST validation split: 10,000 database samples outside the 10k
-training subset that the report uses (queries are never touched).
+Fashion-MNIST validation split: the 10,000 queries of
+``validation_split(load("fashion-mnist"), n_queries=10_000, random_state=1)``
+(:mod:`skdistillhash.datasets`), database samples outside the 10k training
+subset that the report uses (its queries are never touched).
 ``--batches`` measures what ``DistillHash`` trains on: ``pair_labels`` over
 its anchor-plus-neighbour batches labels every pair of a batch by the rule,
 not only the kNN pairs of ``graph_``.
@@ -24,37 +26,10 @@ import itertools
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
-from skdistillhash.distill import PairDistiller
-
-
-def knn_anchor(distiller: PairDistiller, y: np.ndarray) -> tuple[int, float, float]:
-    """The symmetrized kNN graph whose pair count is closest to the distilled one.
-
-    Returns (k, pairs per sample, precision). Pairs are unordered, as in the
-    distilled graph: a kNN graph and a distilled graph with the same count
-    give the same number of training pairs.
-    """
-    n = distiller.n_samples_fit_
-    target = (distiller.graph_ > 0).sum() / 2
-    best = None
-    for k in range(1, distiller.neighbors_.shape[1] + 1):
-        rows = np.repeat(np.arange(n), k)
-        cols = distiller.neighbors_[:, :k].ravel()
-        knn = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
-        pairs = sp.triu(knn + knn.T, k=1).tocoo()
-        gap = abs(pairs.nnz - target)
-        if best is None or gap < best[0]:
-            precision = float(np.mean(y[pairs.row] == y[pairs.col]))
-            best = (gap, k, pairs.nnz / n, precision)
-    return best[1:]
-
-
-def random_dissimilar(y: np.ndarray) -> float:
-    """Precision of a uniformly random pair as 'dissimilar': 1 - sum_c p_c^2."""
-    p = np.bincount(y) / y.size
-    return float(1 - np.sum(p**2))
+from skdistillhash import PairDistiller
+from skdistillhash.benchmark import knn_pair_anchor, random_pair_anchor
+from skdistillhash.datasets import load, validation_split
 
 
 def evaluate(distiller: PairDistiller, X: np.ndarray, y: np.ndarray) -> dict:
@@ -63,7 +38,7 @@ def evaluate(distiller: PairDistiller, X: np.ndarray, y: np.ndarray) -> dict:
     seconds = time.perf_counter() - start
     distiller.score(X, y)
     graph = distiller.graph_
-    k, knn_pairs, knn_precision = knn_anchor(distiller, y)
+    k, knn_pairs, knn_precision = knn_pair_anchor(distiller, y)
     return dict(
         seconds=seconds,
         similar_pairs=(graph > 0).sum() / 2 / X.shape[0],
@@ -74,26 +49,23 @@ def evaluate(distiller: PairDistiller, X: np.ndarray, y: np.ndarray) -> dict:
         coverage=distiller.coverage_,
         dissimilar_pairs=(graph < 0).sum() / 2 / X.shape[0],
         dissimilar_precision=distiller.dissimilar_precision_,
-        random_precision=random_dissimilar(y),
+        random_precision=random_pair_anchor(y),
     )
 
 
 def datasets(names):
-    from skdistillhash.datasets import load_digits_split, load_fashion_mnist
-
+    """(label, X, y) of each named sample: the training sets of the main job's
+    "digits" and "fashion-mnist", or the Fashion-MNIST validation sample of ``--tune``."""
     for name in names:
         if name == "digits":
-            data = load_digits_split()
+            data = load("digits")
             yield "digits (1,497 db)", data.X_train, data.y_train
         elif name == "fashion":
-            data = load_fashion_mnist(n_train=10_000)
+            data = load("fashion-mnist")
             yield "Fashion-MNIST (10k train)", data.X_train, data.y_train
         elif name == "fashion-validation":
-            data = load_fashion_mnist(n_train=10_000)
-            rng = np.random.RandomState(1)
-            pool = np.setdiff1d(np.arange(data.X_db.shape[0]), np.searchsorted(data.db_idx, data.train_idx))
-            pick = np.sort(rng.choice(pool, 10_000, replace=False))
-            yield "Fashion-MNIST validation (10k)", data.X_db[pick], data.y_db[pick]
+            split = validation_split(load("fashion-mnist"), n_queries=10_000, random_state=1)
+            yield "Fashion-MNIST validation (10k)", split.X_query, split.y_query
 
 
 HEADER = (
@@ -134,7 +106,7 @@ def tune(seed: int) -> None:
     serves both sides.
     """
     (name, X, y), = datasets(["fashion-validation"])
-    print(f"{name}: random pair dissimilar precision {random_dissimilar(y):.3f}")
+    print(f"{name}: random pair dissimilar precision {random_pair_anchor(y):.3f}")
     print("| alpha | beta | K | rho | similar pairs/sample | similar precision | kNN precision "
           "| coverage | dissimilar precision | dissimilar rate |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -152,6 +124,7 @@ def tune(seed: int) -> None:
 
 def batch_labels(names, seed: int, n_batches: int = 20) -> None:
     """Precision of the labels of the first training batches, per similar threshold."""
+    # DistillHash's own batches are measured, and its sampler has no public handle yet.
     from skdistillhash._torch._sampler import AnchorNeighborSampler
 
     print("| data | similar_std_factor | similar share of batch pairs | similar precision "

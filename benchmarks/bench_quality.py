@@ -1,10 +1,11 @@
 """Choose DistillHash's settings on validation splits, never on the queries.
 
-For each data set of the main job, :func:`skdistillhash.datasets.validation_split`
-draws validation queries from its database side; DistillHash (with the given
-settings) and ITQ fit on the same training rows, every seed and code length,
-and the table gives MAP@all (and MAP@1000 where the database has more than
-1,000 rows) of both, mean over seeds, with the difference.
+For each data set of the main job (:func:`skdistillhash.datasets.load`),
+:func:`skdistillhash.datasets.validation_split` draws validation queries from
+its database side (seed 0); DistillHash (with the given settings) and ITQ fit
+on the same training rows, every seed and code length, and the table gives
+MAP@all (and MAP@1000 where the database has more than 1,000 rows) of both,
+mean over seeds, with the difference.
 
     python benchmarks/bench_quality.py
     python benchmarks/bench_quality.py --datasets digits --set alpha=0.25 --set hidden_layer_sizes="()"
@@ -14,6 +15,13 @@ and the table gives MAP@all (and MAP@1000 where the database has more than
 (``ast.literal_eval``). The "-lite0" data sets need the ``pretrained`` extra;
 their features take a minute or two to compute on a CPU, so ``--cache DIR``
 keeps them between runs.
+
+This script supersedes ``bench_validation.py`` (removed; its last version is
+``git show 5a1f702:benchmarks/bench_validation.py``), which drew validation
+splits of its own (digits: seed 123; Fashion-MNIST: 500 queries, seed 7) and
+took settings as Python expressions. The tables of docs/benchmarks.md made
+with it were measured at the library defaults of their time: rerun them from
+a checkout of that time. ``alpha=None`` now scales as ``8 / n_bits`` by itself.
 """
 
 from __future__ import annotations
@@ -27,8 +35,8 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from skdistillhash import DistillHash, ITQHash, PairDistiller
-from skdistillhash.benchmark import DATASETS, REPORTS_MAP_AT_1000, load
-from skdistillhash.datasets import validation_split
+from skdistillhash.benchmark import REPORTS_MAP_AT_1000
+from skdistillhash.datasets import DATASETS, load, validation_split
 from skdistillhash.metrics import mean_average_precision
 
 FIELDS = ("X_query", "y_query", "X_db", "y_db", "X_train", "query_idx", "db_idx", "train_idx")

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 
 import skdistillhash.hashing as hashing_module
 from skdistillhash import DistillHash, PairDistiller
+from skdistillhash.benchmark import make_hasher
 
 DATASETS = ("digits", "fashion-5k", "fashion-10k", "synthetic-100k")
 #: The floor's dense label matrix may take this many bytes (n^2).
@@ -62,7 +63,15 @@ STAGES = {
 
 
 def load(name: str) -> np.ndarray:
-    """The training features of a named data set (float32)."""
+    """The training features of a named data set (float32).
+
+    "digits" and "fashion-Nk" (the first N thousand rows) are the training
+    sets of :func:`skdistillhash.datasets.load`'s "digits" and
+    "fashion-mnist". The worker loads them too, with the package of the
+    ``--reference`` commit, which may predate ``datasets.load``: so both go
+    through the loaders every commit has. Loading in the worker also keeps
+    the cost of the data in its peak RSS, as in the reference's.
+    """
     from skdistillhash.datasets import load_digits_split, load_fashion_mnist
 
     if name == "digits":
@@ -76,7 +85,12 @@ def load(name: str) -> np.ndarray:
 
 
 def hasher(device: str, **params) -> DistillHash:
-    return DistillHash(n_bits=32, device=device, random_state=0, **params)
+    """DistillHash as the main job builds it (32 bits, seed 0), with ``params`` set.
+
+    The worker calls it with the ``--reference`` commit's package, whose
+    ``make_hasher`` builds the same default DistillHash (since 321af00).
+    """
+    return make_hasher("distillhash", 32, 0, device).set_params(**params)
 
 
 # --------------------------------------------------------------------- floor
@@ -224,7 +238,8 @@ def _faster(best: dict | None, run: dict) -> dict:
 
 
 def worker(dataset: str, out: str, device: str, fit_epochs: int | None) -> None:
-    """Runs in the child: a default fit, timed; only public API (old commits have it too)."""
+    """Runs in the child: a default fit, timed; only public API that every commit
+    since 321af00 (the first with ``skdistillhash.benchmark.make_hasher``) has."""
     X = load(dataset)
     params = {"epochs": fit_epochs} if fit_epochs else {}
     tic = time.perf_counter()

@@ -43,9 +43,8 @@ CROPS_PER_PHOTO = 16 if SMALL else 32
 SIZE = 64 if SMALL else 96
 QUERIES_PER_PHOTO = 2 if SMALL else 4
 
-images, photo, names = load_sample_photo_crops(
-    n_crops_per_photo=CROPS_PER_PHOTO, size=SIZE, random_state=0
-)
+crops = load_sample_photo_crops(n_crops_per_photo=CROPS_PER_PHOTO, size=SIZE, random_state=0)
+images, photo, names = crops.images, crops.target, crops.target_names
 print(f"{len(images)} crops of {len(names)} photos: {', '.join(names)}")
 
 # The first crops of each photo are the queries, the others the database.

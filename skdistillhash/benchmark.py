@@ -1,11 +1,15 @@
 """The main job: DistillHash against LSH and ITQ on real data that ships offline.
 
 ``python -m skdistillhash`` fits every method at every code length on the
-training split, encodes queries and database, and prints one aligned table
-(MAP, precision within Hamming radius 2, fit time) plus a PNG with MAP against
-code length and precision-recall curves. Each fit's scores are also written,
-as soon as it is scored, to a CSV beside the plot. Queries never influence
-any fit.
+training split of a data set of :func:`skdistillhash.datasets.load`, encodes
+queries and database, and prints one aligned table (MAP, precision within
+Hamming radius 2, fit time) plus a PNG with MAP against code length and
+precision-recall curves. Each fit's scores are also written, as soon as it is
+scored, to a CSV beside the plot. Queries never influence any fit.
+
+The benchmarks (``benchmarks/``) share its pieces: :func:`make_hasher` for a
+hasher per table cell, and :func:`knn_pair_anchor` and
+:func:`random_pair_anchor`, the anchors that distilled pairs must beat.
 """
 
 from __future__ import annotations
@@ -18,21 +22,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import Bunch
 
+from . import datasets
 from ._base import MAX_BITS
 from .metrics import mean_average_precision, precision_recall_curve, precision_within_radius
 
-DATASETS = ("digits", "fashion-mnist", "fashion-mnist-lite0", "photos-lite0")
+if TYPE_CHECKING:  # the annotation only: estimators are imported where they are used
+    from .distill import PairDistiller
+
 #: Data sets whose database has more than 1,000 rows also report MAP@1000.
 REPORTS_MAP_AT_1000 = {"digits": False, "fashion-mnist": True, "fashion-mnist-lite0": True, "photos-lite0": False}
-#: Side of the images the pretrained EfficientNet-Lite0 sees of Fashion-MNIST
-#: (its 28 px upsampled); the photo crops keep their loader's 96 px.
-LITE0_SIZE = 64
-#: Crops per photo of "photos-lite0", of which the queries (drawn per photo).
-PHOTO_CROPS, PHOTO_QUERIES = 64, 8
 METHODS = ("lsh", "itq", "distillhash", "ssdh")
 DEFAULT_METHODS = ("lsh", "itq", "distillhash")
 LABELS = {"lsh": "LSH", "itq": "ITQ", "distillhash": "DistillHash", "ssdh": "DistillHash (SSDH pairs)"}
@@ -74,64 +78,118 @@ def make_hasher(method: str, n_bits: int, seed: int, device: str):
     )
 
 
-def load(dataset: str, root: str | os.PathLike | None = None, device: str = "auto") -> Bunch:
-    """The split of ``dataset``; ``root`` is the folder of Fashion-MNIST's files.
+def knn_pair_anchor(distiller: PairDistiller, y: ArrayLike) -> tuple[int, float, float]:
+    """The kNN graph with as many pairs as a distiller's similar pairs, and its precision.
 
-    The "-lite0" data sets are the images through the ImageNet-pretrained
-    EfficientNet-Lite0 (frozen, pooled 1280-d features, computed on
-    ``device``): the deep features most users bring. Every method of the
-    main job then fits on the same features.
+    The anchor that distilled similar pairs must beat: of the symmetrized
+    k-nearest-neighbour graphs built from the fitted ``distiller``'s own
+    neighbour lists (``neighbors_``, k = 1 .. ``neighbors_.shape[1]``), the
+    one whose number of unordered pairs is closest to the number of
+    distilled similar pairs (the smallest such k on a tie). Pairs are
+    unordered, as in the distilled graph, so both give as many training pairs.
+
+    Parameters
+    ----------
+    distiller : PairDistiller
+        A fitted distiller.
+    y : array-like of shape (n_samples_fit_,)
+        Class labels of the distiller's training samples, for measuring only.
+
+    Returns
+    -------
+    k : int
+        Neighbours per sample of that graph.
+    pairs_per_sample : float
+        Its unordered pairs per training sample.
+    precision : float
+        The fraction of its pairs whose two samples share a label.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` does not hold one label per training sample.
+
+    See Also
+    --------
+    random_pair_anchor : The anchor of the distilled dissimilar pairs.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skdistillhash import PairDistiller
+    >>> from skdistillhash.benchmark import knn_pair_anchor
+    >>> X, y = load_digits(return_X_y=True)
+    >>> distiller = PairDistiller(device="cpu", random_state=0).fit(X[:500])
+    >>> k, pairs_per_sample, precision = knn_pair_anchor(distiller, y[:500])
+    >>> k, pairs_per_sample, round(precision, 3)
+    (11, 7.17, 0.912)
+    >>> round(float((distiller.graph_ > 0).sum() / 2 / 500), 2)  # distilled similar pairs per sample
+    7.12
     """
-    from .datasets import _draw_split, _make_bunch, load_digits_split, load_fashion_mnist, load_sample_photo_crops
+    import scipy.sparse as sp
+    from sklearn.utils.validation import check_is_fitted
 
-    if dataset == "digits":
-        return load_digits_split()
-    if dataset == "fashion-mnist":
-        return load_fashion_mnist(root)
-    if dataset == "fashion-mnist-lite0":
-        data = load_fashion_mnist(root, as_images=True)
-        X_db = _lite0_features(data.X_db, device)
-        train = np.searchsorted(data.db_idx, data.train_idx)
-        return Bunch(**{**data, "X_query": _lite0_features(data.X_query, device), "X_db": X_db,
-                        "X_train": X_db[train], "image_shape": None, "name": dataset})
-    images, photo, names = load_sample_photo_crops(n_crops_per_photo=PHOTO_CROPS, random_state=0)
-    query_idx, db_idx, train_idx = _draw_split(
-        photo, rng=np.random.RandomState(0), n_train=None, n_queries_per_class=PHOTO_QUERIES
-    )
-    features = _lite0_features(images, device)
-    return _make_bunch(
-        lambda idx: features[idx], photo, query_idx, db_idx, train_idx, name=dataset,
-        descr=f"{PHOTO_CROPS} crops of each of {len(names)} bundled photos through EfficientNet-Lite0; "
-        f"{PHOTO_QUERIES} queries per photo, the other crops are the database and training set.",
-        target_names=names, train_is_db=True,
-    )
+    check_is_fitted(distiller, ["graph_", "neighbors_"])
+    n = distiller.n_samples_fit_
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(
+            f"y must hold one class label per training sample of the distiller ({n}); "
+            f"got shape {y.shape}."
+        )
+    target = (distiller.graph_ > 0).sum() / 2
+    best = None
+    for k in range(1, distiller.neighbors_.shape[1] + 1):
+        rows = np.repeat(np.arange(n), k)
+        cols = distiller.neighbors_[:, :k].ravel()
+        knn = sp.coo_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+        pairs = sp.triu(knn + knn.T, k=1).tocoo()
+        gap = abs(pairs.nnz - target)
+        if best is None or gap < best[0]:
+            precision = float(np.mean(y[pairs.row] == y[pairs.col]))
+            best = (gap, k, pairs.nnz / n, precision)
+    return best[1:]
 
 
-def _lite0_features(images: np.ndarray, device: str, batch_size: int = 256) -> np.ndarray:
-    """Pooled EfficientNet-Lite0 (ImageNet) features of (n, C, H, W) images in [0, 1]
-    (grey images are repeated over 3 channels, resized to LITE0_SIZE and
-    ImageNet-normalised) or already normalised 3-channel images."""
-    import torch
-    import torch.nn.functional as F
+def random_pair_anchor(y: ArrayLike) -> float:
+    """Precision of random pairs labelled dissimilar: ``1 - sum_c p_c ** 2``.
 
-    from ._torch._device import resolve_device
-    from ._torch._networks import build_backbone
-    from .datasets import IMAGENET_MEAN, IMAGENET_STD
+    The anchor that distilled dissimilar pairs must beat: the probability
+    that two samples drawn independently and uniformly have different
+    labels, ``p_c`` being the frequency of class ``c`` in ``y``.
 
-    torch_device = resolve_device(device)
-    backbone = build_backbone("efficientnet_lite0", "imagenet", torch.Generator().manual_seed(0))
-    backbone = backbone.to(torch_device).eval()
-    mean = torch.from_numpy(IMAGENET_MEAN)[:, None, None].to(torch_device)
-    std = torch.from_numpy(IMAGENET_STD)[:, None, None].to(torch_device)
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32)).to(torch_device)
-            if batch.shape[1] == 1:  # grey pixels in [0, 1]
-                batch = F.interpolate(batch.expand(-1, 3, -1, -1), size=LITE0_SIZE, mode="bilinear", align_corners=False)
-                batch = (batch - mean) / std
-            out.append(backbone(batch).cpu().numpy())
-    return np.concatenate(out)
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Class labels.
+
+    Returns
+    -------
+    precision : float
+
+    Raises
+    ------
+    ValueError
+        If ``y`` is not a non-empty 1-D array.
+
+    See Also
+    --------
+    knn_pair_anchor : The anchor of the distilled similar pairs.
+
+    Examples
+    --------
+    >>> from skdistillhash.benchmark import random_pair_anchor
+    >>> random_pair_anchor([0, 0, 1, 1])
+    0.5
+    >>> random_pair_anchor(["a", "b", "c", "d"])
+    0.75
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"y must be a non-empty 1-D array of class labels; got shape {y.shape}.")
+    _, counts = np.unique(y, return_counts=True)
+    p = counts / y.size
+    return float(1 - np.sum(p**2))
 
 
 def run(
@@ -151,7 +209,7 @@ def run(
     ``on_result`` is called with each Result as soon as it is scored.
     """
     if data is None:
-        data = load(dataset)
+        data = datasets.load(dataset)
     with_map_at_1000 = REPORTS_MAP_AT_1000[dataset]
     results = []
     cells = [(m, b, s) for m in methods for b in bits for s in seeds]
@@ -304,7 +362,7 @@ def _parser() -> argparse.ArgumentParser:
             "print MAP and precision within Hamming radius 2, and write a plot."
         ),
     )
-    parser.add_argument("--dataset", choices=DATASETS, default="digits")
+    parser.add_argument("--dataset", choices=datasets.DATASETS, default="digits")
     parser.add_argument(
         "--data-root",
         metavar="DIR",
@@ -359,7 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._torch._device import resolve_device
 
         resolve_device(args.device)
-        data = load(args.dataset, args.data_root, args.device)
+        data = datasets.load(args.dataset, root=args.data_root, device=args.device)
     except FileNotFoundError as exc:
         print(f"error: {exc} Here, pass that folder as --data-root DIR.", file=sys.stderr)
         return 1

@@ -28,6 +28,12 @@ layout of image inputs to :class:`~skdistillhash.DistillHash`.
 Splits are drawn with ``numpy.random.RandomState(random_state)`` (default
 seed 0), whose stream numpy keeps fixed across versions, in a documented
 order, so the indices are the same on every machine and every call.
+
+:func:`load` gives the named data sets of the main job and the benchmarks
+(:data:`DATASETS`), and :func:`validation_split` the one split of a data
+set's database side on which settings are chosen, never its queries.
+:func:`load_sample_photo_crops` is not a split: it returns labelled images
+(``images, target, target_names, DESCR``) to split as you need.
 """
 
 from __future__ import annotations
@@ -37,14 +43,18 @@ import math
 import os
 import pickle
 import struct
-from numbers import Integral
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._base import IntInterval
+from ._sklearn_compat import StrOptions, validate_params
+
 __all__ = [
+    "DATASETS",
+    "load",
     "load_digits_split",
     "load_fashion_mnist",
     "load_cifar10",
@@ -75,12 +85,8 @@ CIFAR10_CLASSES = (
 # --------------------------------------------------------------------------
 
 
-def _check_count(value, name: str, *, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 1:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be a positive int{extra}; got {value!r}.")
+#: Constraint of every count parameter (queries, training rows, crops).
+_COUNT = [IntInterval(1, None, closed="left")]
 
 
 def _draw_split(
@@ -99,12 +105,13 @@ def _draw_split(
     database is every other candidate; the training set is ``n_train``
     database rows drawn uniformly (``None``: the whole database). The order of
     the draws is part of the contract: changing it changes every split.
+    Callers have checked that the counts are positive ints (``validate_params``
+    on the public loaders); the checks here need the data.
     """
     if candidates is None:
         candidates = np.arange(len(y))
     n = len(candidates)
     if n_queries_per_class is not None:
-        _check_count(n_queries_per_class, "n_queries_per_class")
         parts = []
         y_cand = y[candidates]
         for c in np.unique(y_cand):
@@ -118,14 +125,12 @@ def _draw_split(
             parts.append(rng.choice(members, n_queries_per_class, replace=False))
         query_idx = np.sort(np.concatenate(parts))
     else:
-        _check_count(n_queries, "n_queries")
         if n_queries >= n:
             raise ValueError(
                 f"n_queries={n_queries} leaves no database: the dataset has {n} samples."
             )
         query_idx = np.sort(rng.choice(candidates, n_queries, replace=False))
     db_idx = np.setdiff1d(candidates, query_idx, assume_unique=True)
-    _check_count(n_train, "n_train", allow_none=True)
     if n_train is None:
         train_idx = db_idx.copy()
     elif n_train > len(db_idx):
@@ -185,6 +190,10 @@ def _pixel_getter(
     return get
 
 
+@validate_params(
+    {"data": [Bunch], "n_queries": [*_COUNT, None]},
+    prefer_skip_nested_validation=True,
+)
 def validation_split(data: Bunch, *, n_queries: int | None = None, random_state: int = 0) -> Bunch:
     """A split of ``data``'s database side, for choosing settings without its queries.
 
@@ -202,13 +211,21 @@ def validation_split(data: Bunch, *, n_queries: int | None = None, random_state:
     n_queries : int or None, default=None
         Validation queries; None means as many as ``data`` has queries.
     random_state : int, default=0
-        Seed of ``numpy.random.RandomState`` for the query draw.
+        Seed of ``numpy.random.RandomState`` for the query draw: one
+        ``choice`` of ``n_queries`` candidate rows without replacement
+        (candidates in database order), then sorted.
 
     Returns
     -------
     split : sklearn.utils.Bunch
         The fields of :mod:`skdistillhash.datasets`; the ``*_idx`` fields
         index the same full sample order as ``data``'s.
+
+    Raises
+    ------
+    ValueError
+        If ``n_queries`` is not a positive int, or not fewer than the
+        database rows that can be validation queries.
 
     Examples
     --------
@@ -220,7 +237,6 @@ def validation_split(data: Bunch, *, n_queries: int | None = None, random_state:
     False
     """
     n_queries = len(data.query_idx) if n_queries is None else n_queries
-    _check_count(n_queries, "n_queries")
     in_train = np.isin(data.db_idx, data.train_idx)
     train_is_db = bool(in_train.all())
     candidates = np.arange(len(data.db_idx)) if train_is_db else np.flatnonzero(~in_train)
@@ -258,6 +274,7 @@ def validation_split(data: Bunch, *, n_queries: int | None = None, random_state:
 # --------------------------------------------------------------------------
 
 
+@validate_params({"n_queries": _COUNT}, prefer_skip_nested_validation=True)
 def load_digits_split(
     *, n_queries: int = 300, random_state: int = 0, as_images: bool = False
 ) -> Bunch:
@@ -386,6 +403,10 @@ def _find_idx(root: Path, stem: str) -> Path:
     raise FileNotFoundError(f"{root / stem}[.gz]")
 
 
+@validate_params(
+    {"n_queries_per_class": _COUNT, "n_train": [*_COUNT, None]},
+    prefer_skip_nested_validation=True,
+)
 def load_fashion_mnist(
     root: str | os.PathLike | None = None,
     *,
@@ -569,6 +590,10 @@ def _load_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 CIFAR10_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
+@validate_params(
+    {"n_queries_per_class": _COUNT, "n_train": [*_COUNT, None]},
+    prefer_skip_nested_validation=True,
+)
 def load_cifar10(
     root: str | os.PathLike,
     *,
@@ -690,6 +715,8 @@ def _load_feature_split(
     random_state: int,
     drop_unlabeled: bool,
 ) -> Bunch:
+    """The loader behind :func:`load_nus_wide` and :func:`load_mirflickr`;
+    ``dataset`` names the data set in messages and in the split's ``name``."""
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(
@@ -745,7 +772,20 @@ def _load_feature_split(
     )
 
 
-_FEATURE_DOC = """
+_FEATURE_PARAMS = {"n_queries": _COUNT, "n_train": [*_COUNT, None]}
+
+
+@validate_params(_FEATURE_PARAMS, prefer_skip_nested_validation=True)
+def load_nus_wide(
+    root: str | os.PathLike,
+    *,
+    n_queries: int = 2100,
+    n_train: int | None = 10500,
+    random_state: int = 0,
+    drop_unlabeled: bool = True,
+) -> Bunch:
+    """NUS-WIDE from user-supplied feature and multi-label files.
+
     Reads two files from ``root`` (no fixed public release ships them, and
     nothing is downloaded: extract features with the backbone of your choice):
 
@@ -763,13 +803,17 @@ _FEATURE_DOC = """
     uniformly, the rest is the database, and ``n_train`` database rows drawn
     uniformly are the training set. ``y_*`` are the uint8 indicator rows.
 
+    The usual protocol keeps the images tagged with at least one of the 21
+    most frequent concepts (give a 21-column ``labels`` file) and draws 2,100
+    queries and 10,500 training images: the defaults.
+
     Parameters
     ----------
     root : str or path-like
         Folder holding the two files.
-    n_queries : int, default={n_queries}
+    n_queries : int, default=2100
         Number of queries.
-    n_train : int or None, default={n_train}
+    n_train : int or None, default=10500
         Training samples drawn from the database; None trains on all of it.
     random_state : int, default=0
         Seed of ``numpy.random.RandomState``: queries first, then training rows.
@@ -787,18 +831,20 @@ _FEATURE_DOC = """
     FileNotFoundError
         If ``root`` or a file is missing.
     ValueError
-        If shapes disagree, labels are not 0/1, or features are not finite.
-"""
+        If shapes disagree, labels are not 0/1, features are not finite, or
+        the counts do not fit the data.
 
+    See Also
+    --------
+    load_mirflickr : The same files and split, with MIRFlickr-25K's defaults.
 
-def load_nus_wide(
-    root: str | os.PathLike,
-    *,
-    n_queries: int = 2100,
-    n_train: int | None = 10500,
-    random_state: int = 0,
-    drop_unlabeled: bool = True,
-) -> Bunch:
+    Examples
+    --------
+    >>> from skdistillhash.datasets import load_nus_wide
+    >>> data = load_nus_wide("nus-wide-features/")  # doctest: +SKIP
+    >>> data.X_query.shape[0], data.y_db.shape[1]  # doctest: +SKIP
+    (2100, 21)
+    """
     return _load_feature_split(
         root,
         dataset="NUS-WIDE",
@@ -809,17 +855,7 @@ def load_nus_wide(
     )
 
 
-load_nus_wide.__doc__ = (
-    """NUS-WIDE from user-supplied feature and multi-label files.
-
-    The usual protocol keeps the images tagged with at least one of the 21
-    most frequent concepts (give a 21-column ``labels`` file) and draws 2,100
-    queries and 10,500 training images (the defaults).
-"""
-    + _FEATURE_DOC.format(n_queries=2100, n_train=10500)
-)
-
-
+@validate_params(_FEATURE_PARAMS, prefer_skip_nested_validation=True)
 def load_mirflickr(
     root: str | os.PathLike,
     *,
@@ -828,6 +864,54 @@ def load_mirflickr(
     random_state: int = 0,
     drop_unlabeled: bool = True,
 ) -> Bunch:
+    """MIRFlickr-25K from user-supplied feature and multi-label files.
+
+    MIRFlickr-25K has 25,000 images annotated with 24 labels. The files,
+    their format and the split are those of :func:`load_nus_wide`:
+    ``features.npy`` (or ``.txt``), ``(n_samples, n_features)`` numbers, and
+    ``labels.npy`` (or ``.txt``), ``(n_samples, 24)`` 0/1 indicators, in
+    ``root``; rows without a label left out (``drop_unlabeled``), then
+    ``n_queries`` queries drawn uniformly, the rest the database, and
+    ``n_train`` database rows the training set. Nothing is downloaded.
+
+    Parameters
+    ----------
+    root : str or path-like
+        Folder holding the two files.
+    n_queries : int, default=2000
+        Number of queries.
+    n_train : int or None, default=10000
+        Training samples drawn from the database; None trains on all of it.
+    random_state : int, default=0
+        Seed of ``numpy.random.RandomState``: queries first, then training rows.
+    drop_unlabeled : bool, default=True
+        Leave out rows with no label.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        Fields as described in :mod:`skdistillhash.datasets`; features as
+        float32, unscaled.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` or a file is missing.
+    ValueError
+        If shapes disagree, labels are not 0/1, features are not finite, or
+        the counts do not fit the data.
+
+    See Also
+    --------
+    load_nus_wide : The same files and split, with NUS-WIDE's defaults.
+
+    Examples
+    --------
+    >>> from skdistillhash.datasets import load_mirflickr
+    >>> data = load_mirflickr("mirflickr-features/")  # doctest: +SKIP
+    >>> data.X_train.shape[0], data.y_db.shape[1]  # doctest: +SKIP
+    (10000, 24)
+    """
     return _load_feature_split(
         root,
         dataset="MIRFlickr",
@@ -836,17 +920,6 @@ def load_mirflickr(
         random_state=random_state,
         drop_unlabeled=drop_unlabeled,
     )
-
-
-load_mirflickr.__doc__ = (
-    """MIRFlickr-25K from user-supplied feature and multi-label files.
-
-    MIRFlickr-25K has 25,000 images annotated with 24 labels (give a
-    24-column ``labels`` file); the defaults draw 2,000 queries and 10,000
-    training images.
-"""
-    + _FEATURE_DOC.format(n_queries=2000, n_train=10000)
-)
 
 
 # --------------------------------------------------------------------------
@@ -881,9 +954,13 @@ def _bundled_photos() -> tuple[list[np.ndarray], list[str]]:
     return photos, names
 
 
+@validate_params(
+    {"n_crops_per_photo": _COUNT, "size": _COUNT},
+    prefer_skip_nested_validation=True,
+)
 def load_sample_photo_crops(
     *, n_crops_per_photo: int = 32, size: int = 96, random_state: int = 0
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
+) -> Bunch:
     """Random crops of the photos that ship with scikit-learn and scikit-image.
 
     A real test of an image backbone that needs no download: every crop
@@ -891,11 +968,13 @@ def load_sample_photo_crops(
     mirrored, resized to ``size`` pixels) is labelled with the photo it comes
     from, so "relevant" means "same scene". scikit-learn ships 2 photos
     (china, flower); with scikit-image installed (the ``pretrained`` extra)
-    7 more are added.
+    7 more are added. The crops of each photo are consecutive rows, photos in
+    the order of ``target_names``.
 
     Parameters
     ----------
     n_crops_per_photo : int, default=32
+        Crops drawn from each photo.
     size : int, default=96
         Side of the square output images.
     random_state : int, default=0
@@ -903,24 +982,31 @@ def load_sample_photo_crops(
 
     Returns
     -------
-    images : ndarray of shape (n_photos * n_crops_per_photo, 3, size, size), float32
-        ImageNet-normalised (channel mean/std), the input pretrained backbones expect.
-    photo : ndarray of shape (n_photos * n_crops_per_photo,), int64
-        Index of the source photo.
-    names : list of str
-        Photo names, indexed by ``photo``.
+    data : sklearn.utils.Bunch
+        Dictionary-like object, with the following attributes.
+
+        images : ndarray of shape (n_photos * n_crops_per_photo, 3, size, size), float32
+            ImageNet-normalised (channel mean/std), the input pretrained
+            backbones expect.
+        target : ndarray of shape (n_photos * n_crops_per_photo,), int64
+            Index of the source photo.
+        target_names : list of str
+            Photo names, indexed by ``target``.
+        DESCR : str
+            A description of the crops.
 
     Examples
     --------
-    >>> images, photo, names = load_sample_photo_crops(n_crops_per_photo=2, size=32)
-    >>> images.shape[1:], images.dtype, names[:2]
+    >>> from skdistillhash.datasets import load_sample_photo_crops
+    >>> crops = load_sample_photo_crops(n_crops_per_photo=2, size=32)
+    >>> crops.images.shape[1:], crops.images.dtype, crops.target_names[:2]
     ((3, 32, 32), dtype('float32'), ['china', 'flower'])
+    >>> crops.target[:4].tolist()
+    [0, 0, 1, 1]
     """
     import torch
     import torch.nn.functional as F
 
-    _check_count(n_crops_per_photo, "n_crops_per_photo")
-    _check_count(size, "size")
     rng = np.random.RandomState(random_state)
     photos, names = _bundled_photos()
     crops, labels = [], []
@@ -939,4 +1025,151 @@ def load_sample_photo_crops(
             labels.append(label)
     images = np.stack(crops).astype(np.float32)
     images = (images - IMAGENET_MEAN[:, None, None]) / IMAGENET_STD[:, None, None]
-    return images, np.asarray(labels, dtype=np.int64), names
+    return Bunch(
+        images=images,
+        target=np.asarray(labels, dtype=np.int64),
+        target_names=names,
+        DESCR=(
+            f"{n_crops_per_photo} random crops of each of {len(names)} photos bundled with "
+            f"scikit-learn and scikit-image ({', '.join(names)}): squares of 30-60 % of the "
+            f"shorter side, randomly mirrored, resized to {size} px, ImageNet-normalised; "
+            f"RandomState({random_state})."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------
+# The named data sets of the main job and the benchmarks
+# --------------------------------------------------------------------------
+
+#: Names :func:`load` knows: the data sets of the main job
+#: (``python -m skdistillhash --dataset NAME``) and of the benchmarks.
+DATASETS = ("digits", "fashion-mnist", "fashion-mnist-lite0", "photos-lite0")
+#: Side of the images the pretrained EfficientNet-Lite0 sees of Fashion-MNIST
+#: (its 28 px upsampled); the photo crops keep their loader's 96 px.
+LITE0_SIZE = 64
+#: Crops per photo of "photos-lite0", of which the queries (drawn per photo).
+PHOTO_CROPS, PHOTO_QUERIES = 64, 8
+
+
+@validate_params(
+    {"name": [StrOptions(set(DATASETS))], "root": [str, os.PathLike, None], "device": [str]},
+    prefer_skip_nested_validation=True,
+)
+def load(name: str, *, root: str | os.PathLike | None = None, device: str = "auto") -> Bunch:
+    """A named data set of the main job and the benchmarks, split for retrieval.
+
+    ``"digits"``
+        :func:`load_digits_split` at its defaults.
+    ``"fashion-mnist"``
+        :func:`load_fashion_mnist` at its defaults, read from ``root``.
+    ``"fashion-mnist-lite0"``
+        The same split, each image through the ImageNet-pretrained
+        EfficientNet-Lite0 (frozen; grey pixels repeated over 3 channels,
+        resized to :data:`LITE0_SIZE` px, ImageNet-normalised): the 1280-d
+        pooled features are ``X_*``.
+    ``"photos-lite0"``
+        :data:`PHOTO_CROPS` crops of each photo of
+        :func:`load_sample_photo_crops` (96 px, ``random_state=0``) through
+        the same network; :data:`PHOTO_QUERIES` queries drawn per photo
+        (``RandomState(0)``), the other crops are the database and the
+        training set.
+
+    The "-lite0" data sets give the deep features most users bring, and every
+    method fits on the same features; they need the ``pretrained`` extra.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`DATASETS`.
+    root : str, path-like or None, default=None
+        Folder of Fashion-MNIST's IDX files, for the two "fashion-mnist" data
+        sets; None means :data:`FASHION_MNIST_ROOT`. The other data sets ship
+        with packages and take no root.
+    device : str, default="auto"
+        Where the "-lite0" features are computed: "auto", "cpu", "cuda" or
+        "cuda:N". The other data sets ignore it.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        Fields as described in :mod:`skdistillhash.datasets`; ``name`` is
+        ``name``. The "-lite0" data sets have ``image_shape=None``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown, or ``root`` is given for a data set that
+        reads no files.
+    FileNotFoundError
+        If Fashion-MNIST's files are missing.
+    RuntimeError
+        If ``device`` names a device this machine lacks.
+
+    See Also
+    --------
+    validation_split : The split of a data set's database side on which
+        settings are chosen.
+
+    Examples
+    --------
+    >>> from skdistillhash.datasets import DATASETS, load
+    >>> DATASETS
+    ('digits', 'fashion-mnist', 'fashion-mnist-lite0', 'photos-lite0')
+    >>> data = load("digits")
+    >>> data.name, data.X_query.shape, data.X_db.shape
+    ('digits', (300, 64), (1497, 64))
+    """
+    if root is not None and not name.startswith("fashion-mnist"):
+        raise ValueError(
+            f"root is for the fashion-mnist data sets, which read files; {name!r} "
+            "ships with packages and takes no root."
+        )
+    if name == "digits":
+        return load_digits_split()
+    if name == "fashion-mnist":
+        return load_fashion_mnist(root)
+    if name == "fashion-mnist-lite0":
+        data = load_fashion_mnist(root, as_images=True)
+        X_db = _lite0_features(data.X_db, device)
+        train = np.searchsorted(data.db_idx, data.train_idx)
+        return Bunch(**{**data, "X_query": _lite0_features(data.X_query, device), "X_db": X_db,
+                        "X_train": X_db[train], "image_shape": None, "name": name})
+    crops = load_sample_photo_crops(n_crops_per_photo=PHOTO_CROPS, random_state=0)
+    query_idx, db_idx, train_idx = _draw_split(
+        crops.target, rng=np.random.RandomState(0), n_train=None, n_queries_per_class=PHOTO_QUERIES
+    )
+    features = _lite0_features(crops.images, device)
+    return _make_bunch(
+        lambda idx: features[idx], crops.target, query_idx, db_idx, train_idx, name=name,
+        descr=f"{PHOTO_CROPS} crops of each of {len(crops.target_names)} bundled photos through "
+        f"EfficientNet-Lite0; {PHOTO_QUERIES} queries per photo, the other crops are the "
+        "database and training set.",
+        target_names=crops.target_names, train_is_db=True,
+    )
+
+
+def _lite0_features(images: np.ndarray, device: str, batch_size: int = 256) -> np.ndarray:
+    """Pooled EfficientNet-Lite0 (ImageNet) features of (n, C, H, W) images in [0, 1]
+    (grey images are repeated over 3 channels, resized to LITE0_SIZE and
+    ImageNet-normalised) or already normalised 3-channel images."""
+    import torch
+    import torch.nn.functional as F
+
+    from ._torch._device import resolve_device
+    from ._torch._networks import build_backbone
+
+    torch_device = resolve_device(device)
+    backbone = build_backbone("efficientnet_lite0", "imagenet", torch.Generator().manual_seed(0))
+    backbone = backbone.to(torch_device).eval()
+    mean = torch.from_numpy(IMAGENET_MEAN)[:, None, None].to(torch_device)
+    std = torch.from_numpy(IMAGENET_STD)[:, None, None].to(torch_device)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32)).to(torch_device)
+            if batch.shape[1] == 1:  # grey pixels in [0, 1]
+                batch = F.interpolate(batch.expand(-1, 3, -1, -1), size=LITE0_SIZE, mode="bilinear", align_corners=False)
+                batch = (batch - mean) / std
+            out.append(backbone(batch).cpu().numpy())
+    return np.concatenate(out)

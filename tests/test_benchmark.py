@@ -8,8 +8,10 @@ import sys
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
 
-from skdistillhash import DistillHash, benchmark, datasets
+from skdistillhash import DistillHash, PairDistiller, benchmark, datasets
 
 
 def test_main_job_prints_a_table_and_writes_a_plot(tmp_path, capsys):
@@ -194,24 +196,58 @@ def test_distillhash_runs_its_defaults():
 
 def test_photo_crops_through_lite0_fit_every_method_on_the_same_features(tmp_path, capsys):
     pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
-    data = benchmark.load("photos-lite0", device="cpu")
+    data = datasets.load("photos-lite0", device="cpu")
     assert data.X_db.shape[1] == 1280 and data.X_train is data.X_db
     n_photos = len(data.target_names)
-    assert len(data.y_query) == benchmark.PHOTO_QUERIES * n_photos
-    assert len(data.y_db) == (benchmark.PHOTO_CROPS - benchmark.PHOTO_QUERIES) * n_photos
+    assert len(data.y_query) == datasets.PHOTO_QUERIES * n_photos
+    assert len(data.y_db) == (datasets.PHOTO_CROPS - datasets.PHOTO_QUERIES) * n_photos
     argv = ["--dataset", "photos-lite0", "--methods", "itq", "--bits", "8", "--quiet", "--output", str(tmp_path)]
     assert benchmark.main(argv) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("ITQ"))
     assert float(row.split()[2]) > 0.5  # pretrained features separate the photos
 
 
-def test_fashion_mnist_through_lite0_keeps_the_split(monkeypatch):
-    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
-    grey = datasets.load_digits_split(n_queries=20, as_images=True)  # a small stand-in, 1 x 8 x 8
-    monkeypatch.setattr(datasets, "load_fashion_mnist", lambda root=None, as_images=False: grey)
-    data = benchmark.load("fashion-mnist-lite0", device="cpu")
-    assert data.X_query.shape == (20, 1280) and data.X_db.shape == (1777, 1280)
-    np.testing.assert_array_equal(data.train_idx, grey.train_idx)
-    np.testing.assert_array_equal(data.X_train, data.X_db[np.searchsorted(data.db_idx, data.train_idx)])
-    # A row's features depend on its image only.
-    np.testing.assert_allclose(benchmark._lite0_features(grey.X_query[:3], "cpu"), data.X_query[:3], rtol=1e-5, atol=1e-6)
+# -- the anchors of distilled pairs -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def distilled_digits():
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:200], y[:200]
+    return PairDistiller(device="cpu", random_state=0).fit(X), y
+
+
+def test_knn_pair_anchor_is_the_knn_graph_with_the_closest_pair_count(distilled_digits):
+    distiller, y = distilled_digits
+    n = len(y)
+    k, pairs_per_sample, precision = benchmark.knn_pair_anchor(distiller, y)
+    target = (distiller.graph_ > 0).sum() / 2
+    # The unordered pairs of each symmetrized kNN graph, as plain sets.
+    graphs = [
+        {frozenset((i, int(j))) for i in range(n) for j in distiller.neighbors_[i, :kk]}
+        for kk in range(1, distiller.neighbors_.shape[1] + 1)
+    ]
+    gaps = [abs(len(g) - target) for g in graphs]
+    assert k == 1 + int(np.argmin(gaps))
+    pairs = graphs[k - 1]
+    assert pairs_per_sample == len(pairs) / n
+    assert precision == pytest.approx(np.mean([y[min(p)] == y[max(p)] for p in pairs]))
+
+
+def test_knn_pair_anchor_errors(distilled_digits):
+    distiller, y = distilled_digits
+    with pytest.raises(ValueError, match=r"one class label per training sample of the distiller \(200\)"):
+        benchmark.knn_pair_anchor(distiller, y[:100])
+    with pytest.raises(NotFittedError):
+        benchmark.knn_pair_anchor(PairDistiller(), y)
+
+
+def test_random_pair_anchor():
+    y = np.array([0, 0, 0, 1, 2, 2])
+    # Two independent uniform draws differ: 1 - (1/2)^2 - (1/6)^2 - (1/3)^2.
+    assert benchmark.random_pair_anchor(y) == pytest.approx(1 - 1 / 4 - 1 / 36 - 1 / 9)
+    assert benchmark.random_pair_anchor(["b", "a", "b", "a"]) == 0.5
+    assert benchmark.random_pair_anchor([3, 3]) == 0.0
+    for bad in ([], [[0, 1], [1, 0]]):
+        with pytest.raises(ValueError, match="non-empty 1-D array of class labels"):
+            benchmark.random_pair_anchor(bad)

@@ -11,14 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.utils import Bunch
 
 from skdistillhash import datasets
 from skdistillhash.datasets import (
+    DATASETS,
+    load,
     load_cifar10,
     load_digits_split,
     load_fashion_mnist,
     load_mirflickr,
     load_nus_wide,
+    load_sample_photo_crops,
     read_idx,
     validation_split,
 )
@@ -80,7 +84,7 @@ def test_digits_as_images():
     np.testing.assert_array_equal(data.X_query.reshape(10, -1), flat.X_query)
 
 
-@pytest.mark.parametrize("n_queries", [0, -1, 1797, 2000, 2.5, None])
+@pytest.mark.parametrize("n_queries", [0, -1, 1797, 2000, 2.5, None, True])
 def test_digits_bad_n_queries(n_queries):
     with pytest.raises(ValueError, match="n_queries"):
         load_digits_split(n_queries=n_queries)
@@ -416,6 +420,28 @@ def test_feature_loaders(tmp_path, loader, fmt):
     assert same_split(data, loader(tmp_path, n_queries=15, n_train=20))
 
 
+@pytest.mark.parametrize("loader", [load_nus_wide, load_mirflickr])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_queries": 0}, "'n_queries' parameter of load_.* must be an int in the range"),
+        ({"n_train": 0}, "'n_train' parameter of load_.* must be an int .* or None"),
+        ({"n_train": False}, "'n_train' parameter"),
+    ],
+)
+def test_feature_loaders_bad_counts(tmp_path, loader, kwargs, match):
+    fake_features(tmp_path)
+    with pytest.raises(ValueError, match=match):
+        loader(tmp_path, **kwargs)
+
+
+def test_feature_loaders_have_their_own_docs():
+    # Each loader documents its own defaults (no docstring glued from a template).
+    assert "default=2100" in load_nus_wide.__doc__ and "default=10500" in load_nus_wide.__doc__
+    assert "default=2000" in load_mirflickr.__doc__ and "default=10000" in load_mirflickr.__doc__
+    assert load_mirflickr.__doc__.startswith("MIRFlickr-25K")
+
+
 def test_feature_loader_keeps_unlabeled_on_request(tmp_path):
     fake_features(tmp_path)
     data = load_nus_wide(tmp_path, n_queries=15, n_train=None, drop_unlabeled=False)
@@ -457,16 +483,30 @@ def test_feature_loader_errors(tmp_path):
 
 
 def test_sample_photo_crops_are_labelled_by_photo():
-    from skdistillhash.datasets import load_sample_photo_crops
-
-    images, photo, names = load_sample_photo_crops(n_crops_per_photo=3, size=24, random_state=1)
+    crops = load_sample_photo_crops(n_crops_per_photo=3, size=24, random_state=1)
+    assert isinstance(crops, Bunch) and sorted(crops) == ["DESCR", "images", "target", "target_names"]
+    images, photo, names = crops.images, crops.target, crops.target_names
     assert images.shape == (3 * len(names), 3, 24, 24) and images.dtype == np.float32
-    np.testing.assert_array_equal(np.bincount(photo), np.full(len(names), 3))
-    assert names[:2] == ["china", "flower"]
-    again, _, _ = load_sample_photo_crops(n_crops_per_photo=3, size=24, random_state=1)
-    np.testing.assert_array_equal(images, again)
+    assert photo.dtype == np.int64
+    np.testing.assert_array_equal(photo, np.repeat(np.arange(len(names)), 3))
+    assert names[:2] == ["china", "flower"] and "3 random crops" in crops.DESCR
+    again = load_sample_photo_crops(n_crops_per_photo=3, size=24, random_state=1)
+    np.testing.assert_array_equal(images, again.images)
     # ImageNet-normalised: roughly centred, not [0, 1] pixels.
     assert images.min() < -0.5 and images.max() > 1.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_crops_per_photo": 0}, "'n_crops_per_photo' parameter of load_sample_photo_crops"),
+        ({"size": True}, "'size' parameter of load_sample_photo_crops must be an int"),
+        ({"size": 2.5}, "'size' parameter"),
+    ],
+)
+def test_sample_photo_crops_bad_counts(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load_sample_photo_crops(**kwargs)
 
 
 def test_validation_split_never_touches_the_queries():
@@ -492,3 +532,61 @@ def test_validation_split_of_a_training_subset_mirrors_the_protocol(tmp_path):
     assert len(val.db_idx) == 35 and np.isin(data.train_idx, val.db_idx).all()
     with pytest.raises(ValueError, match="n_queries=30 is too many"):
         validation_split(data, n_queries=30)
+    with pytest.raises(ValueError, match="'n_queries' parameter of validation_split"):
+        validation_split(data, n_queries=0)
+    with pytest.raises(ValueError, match="'data' parameter of validation_split"):
+        validation_split(data.X_db)
+
+
+# --------------------------------------------------------------------------- #
+# The named data sets: datasets.load
+# --------------------------------------------------------------------------- #
+
+
+def test_load_digits_is_the_digits_split():
+    assert DATASETS == ("digits", "fashion-mnist", "fashion-mnist-lite0", "photos-lite0")
+    data, direct = load("digits"), load_digits_split()
+    assert data.name == "digits" and same_split(data, direct)
+    for field in FIELDS:
+        np.testing.assert_array_equal(data[field], direct[field])
+
+
+def test_load_reads_fashion_mnist_from_root(tmp_path):
+    # The registry's default split (100 queries per class) needs more than the
+    # 6 images per class of the fake files: the error shows they were read.
+    fake_fashion(tmp_path)
+    with pytest.raises(ValueError, match="class 0 has 6 samples"):
+        load("fashion-mnist", root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load("fashion-mnist-lite0", root=tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, match",
+    [
+        ("cifar10", {}, "'name' parameter of load must be a str among"),
+        ("digits", {"root": "/tmp"}, "root is for the fashion-mnist data sets.*'digits'"),
+        ("photos-lite0", {"root": "/tmp"}, "root is for the fashion-mnist data sets"),
+    ],
+)
+def test_load_errors(name, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        load(name, **kwargs)
+
+
+def test_fashion_mnist_through_lite0_keeps_the_split(monkeypatch):
+    pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
+    grey = load_digits_split(n_queries=20, as_images=True)  # a small stand-in, 1 x 8 x 8
+    monkeypatch.setattr(datasets, "load_fashion_mnist", lambda root=None, as_images=False: grey)
+    data = load("fashion-mnist-lite0", device="cpu")
+    assert data.X_query.shape == (20, 1280) and data.X_db.shape == (1777, 1280)
+    assert data.name == "fashion-mnist-lite0" and data.image_shape is None
+    np.testing.assert_array_equal(data.train_idx, grey.train_idx)
+    np.testing.assert_array_equal(data.X_train, data.X_db[np.searchsorted(data.db_idx, data.train_idx)])
+    # A row's features depend on its image only, not on the other rows of its batch.
+    part = Bunch(**{**grey, "X_query": grey.X_query[:3], "X_db": grey.X_db[:5],
+                    "db_idx": grey.db_idx[:5], "train_idx": grey.db_idx[:5]})
+    monkeypatch.setattr(datasets, "load_fashion_mnist", lambda root=None, as_images=False: part)
+    few = load("fashion-mnist-lite0", device="cpu")
+    np.testing.assert_allclose(few.X_query, data.X_query[:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(few.X_db, data.X_db[:5], rtol=1e-5, atol=1e-6)

