@@ -134,7 +134,10 @@ def search_only(args) -> dict:
     import faiss
     import torch
 
-    # PairDistiller's search has no public entry point short of a whole fit.
+    # PairDistiller.kneighbors runs this search, but against a distiller fitted
+    # on all n rows, and that fit's own search of every row is the hours this
+    # mode exists to avoid: no fit setting skips it. So the distiller's kernel
+    # and preprocessing are called directly.
     from skdistillhash._torch._device import resolve_device
     from skdistillhash._torch._knn import inner_product_knn
     from skdistillhash.distill import _unit_rows

@@ -124,7 +124,8 @@ def tune(seed: int) -> None:
 
 def batch_labels(names, seed: int, n_batches: int = 20) -> None:
     """Precision of the labels of the first training batches, per similar threshold."""
-    # DistillHash's own batches are measured, and its sampler has no public handle yet.
+    # The batches DistillHash trains on, drawn by its own sampler, which has no
+    # public handle yet: drawing them from graph_ here would copy the sampler.
     from skdistillhash._torch._sampler import AnchorNeighborSampler
 
     print("| data | similar_std_factor | similar share of batch pairs | similar precision "

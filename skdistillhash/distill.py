@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,7 +30,7 @@ import torch
 from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
 from ._base import IntInterval
@@ -469,6 +469,78 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def _n_features_out(self) -> int:
         # One output column per training sample, as KNeighborsTransformer.
         return self.n_samples_fit_
+
+    # ------------------------------------------------------------ neighbours
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """The nearest training samples of each row by cosine distance, exactly.
+
+        The distiller's own search, the one that made ``neighbors_``: rows
+        scaled to unit norm on the exact grid of the module's notes, products
+        in blocks of ``block_size`` on ``device``; ties go to the smaller
+        index. As :meth:`sklearn.neighbors.KNeighborsTransformer.kneighbors`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features), default=None
+            Query rows. None queries the training samples, each left out of
+            its own neighbours (an exact duplicate of it is still found):
+            the first ``n_neighbors`` columns of ``neighbors_``, searched
+            again at the cost of the search in :meth:`fit`.
+        n_neighbors : int, default=None
+            Neighbours per row, at most ``n_samples_fit_`` (one less when
+            ``X`` is None). None means the ``n_neighbors`` that :meth:`fit`
+            used: the constructor's, at most ``n_samples_fit_ - 1``.
+        return_distance : bool, default=True
+            Whether to return the distances too.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors), dtype float64
+            Cosine distances ``1 - similarity`` of the rounded rows, ascending;
+            only with ``return_distance=True``. They are within
+            ``2 * sqrt(n_features) * 2**-12`` of the distances of the rows as
+            given, half of it a shrinkage common to all pairs (a row lies
+            about ``sqrt(n_features) * 2**-12`` from itself, not 0).
+        neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Indices of the training samples, nearest first.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skdistillhash.distill import PairDistiller
+        >>> X = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0], [0.6, -0.8]])
+        >>> distiller = PairDistiller(n_neighbors=2, neighborhood_size=1, random_state=0).fit(X)
+        >>> dist, idx = distiller.kneighbors([[0.6, 0.8]])
+        >>> idx, dist.round(3)
+        (array([[1, 2]]), array([[0.04, 0.2 ]]))
+        >>> distiller.kneighbors(n_neighbors=1, return_distance=False).ravel()
+        array([1, 0, 1, 2, 0])
+        """
+        check_is_fitted(self)
+        n_fit = self.n_samples_fit_
+        n_candidates = n_fit - 1 if X is None else n_fit
+        if n_neighbors is None:
+            n_neighbors = min(self.n_neighbors, n_fit - 1)
+        check_scalar(n_neighbors, "n_neighbors", Integral, min_val=1)
+        if n_neighbors > n_candidates:
+            others = " other than the query itself (X is None)" if X is None else ""
+            raise ValueError(
+                f"Expected n_neighbors <= {n_candidates}, the number of training "
+                f"samples{others}; got n_neighbors={n_neighbors}."
+            )
+        # The training rows are kept by the labeler (and pickled with it). No
+        # database is the kernel's self-search, each row left out of its own.
+        features = self._labeler.features
+        queries, database = (features, None) if X is None else (self._validate_queries(X), features)
+        sims, idx = inner_product_knn(
+            queries, database, n_neighbors=int(n_neighbors), block_size=self.block_size,
+            device=resolve_device(self.device),
+        )
+        if not return_distance:
+            return idx
+        # float64: 1 - s is exact there for every similarity on the grid.
+        return 1.0 - sims.astype(np.float64), idx
 
     # ---------------------------------------------------------- pair labels
 

@@ -40,6 +40,20 @@ class HammingNeighbors(BaseEstimator):
     radius : float, default=2
         Hamming radius for :meth:`radius_neighbors`; a code is a neighbour
         when its distance is ``<= radius``.
+    algorithm : {"auto", "mih", "brute"}, default="auto"
+        How radius queries (:meth:`radius_neighbors` and
+        :meth:`radius_neighbors_graph`) search; every choice returns the same
+        answer, only the speed differs. "brute" scans the database with
+        ``backend``. "mih" always uses multi-index hashing (Norouzi, Punjani &
+        Fleet, 2012): substrings of the codes are looked up in sorted tables
+        and the candidates verified, on the CPU whatever the ``backend``; the
+        tables are built by the first radius query, not by :meth:`fit`. It
+        wins at small radii; at larger ones it is slower than a scan and its
+        candidates take more memory. "auto" uses multi-index hashing where a
+        cost model estimated for uniform codes expects it to beat a scan,
+        never with ``backend="torch"`` (whose searches stay on its device),
+        and scans otherwise. k-nearest-neighbour queries always scan with
+        ``backend``, whatever ``algorithm`` is.
     packed : bool, default=False
         Input layout, never guessed from the dtype. False: bit matrices
         ``(n, n_bits)`` of {0, 1}, bool or {-1, +1} (what
@@ -50,8 +64,8 @@ class HammingNeighbors(BaseEstimator):
         Search backend. "auto" is faiss when installed, else numpy. "faiss"
         without faiss raises an ImportError naming the extra
         (``pip install skdistillhash[faiss]``). "torch" runs on CUDA when
-        available, else on the CPU. Radius queries with a small radius use
-        multi-index hashing instead of a scan, except on "torch".
+        available, else on the CPU. Radius queries may use multi-index
+        hashing instead of a scan: see ``algorithm``.
     n_jobs : int, default=None
         CPU threads for a search: numpy's blocks of queries, or faiss's
         OpenMP threads (faiss's setting is process-wide; it is restored after
@@ -107,43 +121,10 @@ class HammingNeighbors(BaseEstimator):
     array([1, 0, 2])
     """
 
-    # sklearn's common checks fit on random floats, which a Hamming index
-    # refuses by design (the contract: any value other than a bit is a
-    # ValueError). These checks fail for that reason alone; tests pass this to
-    # ``parametrize_with_checks(expected_failed_checks=...)`` and cover the
-    # same properties with binary data in tests/test_neighbors.py.
-    _expected_failed_checks: dict = dict.fromkeys(
-        [
-            "check_dict_unchanged",
-            "check_dont_overwrite_parameters",
-            "check_dtype_object",
-            "check_estimators_dtypes",
-            "check_estimators_fit_returns_self",
-            "check_estimators_nan_inf",
-            "check_estimators_overwrite_params",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_fit2d_1feature",
-            "check_fit2d_1sample",
-            "check_fit2d_predict1d",
-            "check_fit_check_is_fitted",
-            "check_fit_idempotent",
-            "check_fit_score_takes_y",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_n_features_in",
-            "check_n_features_in_after_fitting",
-            "check_pipeline_consistency",
-            "check_positive_only_tag_during_fit",
-            "check_readonly_memmap_input",
-        ],
-        "fits on float data; HammingNeighbors accepts only bits ({0, 1}, bool, "
-        "{-1, +1}) or packed uint8 codes",
-    )
-
     _parameter_constraints: dict = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "radius": [Interval(Real, 0, None, closed="left")],
+        "algorithm": [StrOptions({"auto", "mih", "brute"})],
         "packed": ["boolean"],
         "backend": [StrOptions(set(BACKENDS))],
         "n_jobs": [
@@ -158,12 +139,14 @@ class HammingNeighbors(BaseEstimator):
         n_neighbors: int = 10,
         *,
         radius: float = 2,
+        algorithm: str = "auto",
         packed: bool = False,
         backend: str = "auto",
         n_jobs: int | None = None,
     ):
         self.n_neighbors = n_neighbors
         self.radius = radius
+        self.algorithm = algorithm
         self.packed = packed
         self.backend = backend
         self.n_jobs = n_jobs
@@ -272,8 +255,8 @@ class HammingNeighbors(BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
         """All database codes within Hamming distance ``radius`` of each query.
 
-        Small radii are answered by multi-index hashing (exact, same result
-        as a scan); see :func:`skdistillhash._hamming.prefers_mih` for the rule.
+        A scan or multi-index hashing, as ``algorithm`` says; the result is
+        the same.
 
         Parameters
         ----------
@@ -554,9 +537,7 @@ class HammingNeighbors(BaseEstimator):
         check_is_fitted(self)
         r = self._check_radius(radius)
         queries = self.codes_ if B is None else self._validate_queries(B)
-        # MIH runs on the CPU; the torch backend's users want their device.
-        n_bits = 8 * self.codes_.shape[1]
-        if self.backend != "torch" and prefers_mih(self.n_samples_fit_, n_bits, r):
+        if self._uses_mih(r):
             if getattr(self, "_mih", None) is None:
                 self._mih = MultiIndexHashing(self.codes_)
             index = self._mih
@@ -570,6 +551,14 @@ class HammingNeighbors(BaseEstimator):
             indptr = np.concatenate([[0], np.cumsum(counts)])
             dist, idx = dist[keep], idx[keep]
         return indptr, dist, idx
+
+    def _uses_mih(self, r):
+        """Whether a radius-``r`` query runs on the MIH tables rather than a scan."""
+        if self.algorithm != "auto":
+            return self.algorithm == "mih"
+        # MIH runs on the CPU; the torch backend's users want their device.
+        n_bits = 8 * self.codes_.shape[1]
+        return self.backend != "torch" and prefers_mih(self.n_samples_fit_, n_bits, r)
 
     def _graph(self, indptr, dist, idx, mode):
         data = np.ones(len(idx)) if mode == "connectivity" else dist.astype(np.float64)

@@ -314,3 +314,81 @@ def test_feature_names_out_and_set_output(digits):
         distiller.transform(X)
     with pytest.raises(ValueError, match="transform must be"):
         distiller.set_output(transform="arrow")
+
+
+# -- kneighbors ------------------------------------------------------------------
+
+
+def _brute_cosine_neighbours(Q, X, k, *, exclude_self=False):
+    """Stable sort of the exact similarities of the rounded unit rows the
+    distiller searches: ties in index order."""
+    from skdistillhash.distill import _unit_rows
+
+    sims = _unit_rows(Q, 64).astype(np.float64) @ _unit_rows(X, 64).astype(np.float64).T
+    if exclude_self:
+        np.fill_diagonal(sims, -np.inf)
+    idx = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return 1.0 - np.take_along_axis(sims, idx, axis=1), idx
+
+
+def test_kneighbors_of_training_rows_is_the_prefix_of_neighbors(fitted):
+    distiller, X, _ = fitted
+    dist, idx = distiller.kneighbors()
+    np.testing.assert_array_equal(idx, distiller.neighbors_[:, :20])
+    assert dist.dtype == np.float64 and np.all(np.diff(dist, axis=1) >= 0)
+    idx = distiller.kneighbors(n_neighbors=3, return_distance=False)
+    np.testing.assert_array_equal(idx, distiller.neighbors_[:, :3])
+    # The training rows are pickled with the fit: the search needs no refit.
+    clone = pickle.loads(pickle.dumps(distiller))
+    np.testing.assert_array_equal(clone.kneighbors(X[:50], 5)[1], distiller.kneighbors(X[:50], 5)[1])
+
+
+def test_kneighbors_are_the_exact_cosine_neighbours_ties_to_the_smaller_index(digits):
+    rng = np.random.default_rng(0)
+    X = digits[0][:300]
+    X = np.vstack([X, X[:10]])  # exact duplicates: ties at every distance
+    # Small blocks: several query and database blocks, merged.
+    distiller = PairDistiller(device="cpu", block_size=16, random_state=0).fit(X)
+    Q = np.vstack([X[:10], rng.random((30, X.shape[1]))])
+    dist, idx = distiller.kneighbors(Q, 12)
+    ref_dist, ref_idx = _brute_cosine_neighbours(Q, X, 12)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
+    # A query equal to a duplicated row finds both copies, the smaller index first.
+    np.testing.assert_array_equal(idx[:10, :2], np.c_[np.arange(10), np.arange(300, 310)])
+    # The rounded rows' distances are within 2 sqrt(d) 2**-12 of the rows' own.
+    exact = np.take_along_axis(1.0 - cosine_similarity(Q, X), idx, axis=1)
+    np.testing.assert_allclose(dist, exact, atol=2 * np.sqrt(X.shape[1]) * 2**-12)
+    # Without queries each row is left out, but not its duplicate.
+    dist, idx = distiller.kneighbors(n_neighbors=12)
+    ref_dist, ref_idx = _brute_cosine_neighbours(X, X, 12, exclude_self=True)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
+    np.testing.assert_array_equal(idx[:10, 0], np.arange(300, 310))
+
+
+def test_kneighbors_rejects_bad_input(fitted):
+    distiller, X, _ = fitted
+    n = X.shape[0]
+    with pytest.raises(ValueError, match="not fitted"):
+        PairDistiller().kneighbors(X)
+    with pytest.raises(ValueError, match=f"n_neighbors <= {n - 1}.*other than the query"):
+        distiller.kneighbors(n_neighbors=n)
+    with pytest.raises(ValueError, match=f"n_neighbors <= {n}, the number of training samples;"):
+        distiller.kneighbors(X[:2], n_neighbors=n + 1)
+    assert distiller.kneighbors(X[:2], n_neighbors=n, return_distance=False).shape == (2, n)
+    with pytest.raises(ValueError, match="n_neighbors == 0, must be >= 1"):
+        distiller.kneighbors(X[:2], n_neighbors=0)
+    with pytest.raises(TypeError, match="n_neighbors must be an instance of int"):
+        distiller.kneighbors(X[:2], n_neighbors=2.5)
+    with pytest.raises(ValueError, match="X has 3 features, but PairDistiller is expecting 64"):
+        distiller.kneighbors(X[:2, :3])
+    with pytest.raises(ValueError, match="NaN"):
+        distiller.kneighbors(np.full((1, X.shape[1]), np.nan))
+
+
+def test_kneighbors_defaults_to_the_neighbours_fit_used():
+    X = np.random.RandomState(0).randn(6, 3)
+    with pytest.warns(UserWarning, match="n_neighbors=5"):
+        distiller = PairDistiller(device="cpu", random_state=0).fit(X)
+    np.testing.assert_array_equal(distiller.kneighbors(return_distance=False), distiller.neighbors_)

@@ -3,43 +3,28 @@
 from contextlib import contextmanager
 from math import comb
 
+import joblib
 import numpy as np
 import pytest
+from _references import BACKENDS, brute_knn, brute_radius, needs_faiss, pack
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.neighbors import NearestNeighbors
 
-from skdistillhash._bits import pack_bits
-from skdistillhash._hamming import _faiss, _numpy, _torch_backend, make_index, prefers_mih
+from skdistillhash._hamming import (
+    _faiss,
+    _numpy,
+    _torch_backend,
+    make_index,
+    prefers_mih,
+)
 from skdistillhash._hamming._mih import MultiIndexHashing, n_substrings
 from skdistillhash._hamming._numpy import NumpyIndex, pairwise_hamming
 from skdistillhash._hamming._torch_backend import TorchIndex
 
-needs_faiss = pytest.mark.skipif(not _faiss.faiss_available(), reason="faiss not installed")
-
-
-def reference_knn(q, db, k):
-    """Plain reference: every distance, sorted by (distance, index)."""
-    dist = np.bitwise_count(q[:, None, :] ^ db[None, :, :]).sum(axis=2)
-    order = np.lexsort((np.broadcast_to(np.arange(len(db)), dist.shape), dist), axis=1)[:, :k]
-    return np.take_along_axis(dist, order, axis=1), order
-
-
-def reference_radius(q, db, r):
-    dist = np.bitwise_count(q[:, None, :] ^ db[None, :, :]).sum(axis=2)
-    rows = []
-    for d in dist:
-        hits = np.flatnonzero(d <= r)
-        hits = hits[np.argsort(d[hits], kind="stable")]
-        rows.append((d[hits], hits))
-    return rows
-
 
 def split_csr(indptr, dist, idx):
     return [(dist[a:b], idx[a:b]) for a, b in zip(indptr[:-1], indptr[1:])]
-
-
-BACKENDS = ["numpy", "torch", pytest.param("faiss", marks=needs_faiss)]
 
 
 def build(name, codes, n_jobs=1):
@@ -83,7 +68,7 @@ def test_knn_matches_reference_with_heavy_ties(backend, data, k_frac):
     q, db = data
     k = 1 + int(k_frac * (len(db) - 1))
     dist, idx = build(backend, db).knn(q, k)
-    ref_dist, ref_idx = reference_knn(q, db, k)
+    ref_dist, ref_idx = brute_knn(q, db, k)
     assert dist.dtype == np.int32 and idx.dtype == np.int64
     np.testing.assert_array_equal(dist, ref_dist)
     np.testing.assert_array_equal(idx, ref_idx)
@@ -94,7 +79,7 @@ def test_knn_matches_reference_with_heavy_ties(backend, data, k_frac):
 def test_knn_across_blocks_and_merges(data, k_frac, n_jobs):
     q, db = data
     k = 1 + int(k_frac * (len(db) - 1))
-    ref_dist, ref_idx = reference_knn(q, db, k)
+    ref_dist, ref_idx = brute_knn(q, db, k)
     with small_blocks():
         for index in (NumpyIndex(db, n_jobs=n_jobs), TorchIndex(db, device="cpu")):
             dist, idx = index.knn(q, k)
@@ -108,7 +93,7 @@ def test_knn_across_blocks_and_merges(data, k_frac, n_jobs):
 def test_radius_matches_reference(backend, data, r):
     q, db = data
     got = split_csr(*build(backend, db).radius(q, r))
-    for (d, i), (ref_d, ref_i) in zip(got, reference_radius(q, db, r), strict=True):
+    for (d, i), (ref_d, ref_i) in zip(got, brute_radius(q, db, r), strict=True):
         np.testing.assert_array_equal(i, ref_i)
         np.testing.assert_array_equal(d, ref_d)
         assert d.dtype == np.int32 and i.dtype == np.int64
@@ -121,7 +106,7 @@ def test_radius_across_blocks(data, r):
     with small_blocks():
         for index in (NumpyIndex(db, n_jobs=2), TorchIndex(db, device="cpu")):
             got = split_csr(*index.radius(q, r))
-            for (d, i), (ref_d, ref_i) in zip(got, reference_radius(q, db, r), strict=True):
+            for (d, i), (ref_d, ref_i) in zip(got, brute_radius(q, db, r), strict=True):
                 np.testing.assert_array_equal(i, ref_i)
                 np.testing.assert_array_equal(d, ref_d)
 
@@ -146,8 +131,8 @@ def test_mih_on_near_duplicates_with_default_substrings():
     rng = np.random.default_rng(0)
     centres = rng.integers(0, 2, (20, 64))
     bits = centres[rng.integers(0, 20, 5000)] ^ (rng.random((5000, 64)) < 0.03)
-    db = pack_bits(bits)
-    q = db[:200] ^ pack_bits(rng.random((200, 64)) < 0.02)
+    db = pack(bits)
+    q = db[:200] ^ pack(rng.random((200, 64)) < 0.02)
     mih = MultiIndexHashing(db)
     assert mih.m == n_substrings(64, 5000) == 5
     for r in range(6):
@@ -183,21 +168,44 @@ def test_faiss_ties_settled_even_if_faiss_prefers_large_indices(seed):
     index._index = Adversarial()
     for k in (1, 7, 100, 250, 500):
         dist, idx = index.knn(q, k)
-        ref_dist, ref_idx = reference_knn(q, db, k)
+        ref_dist, ref_idx = brute_knn(q, db, k)
         np.testing.assert_array_equal(idx, ref_idx)
         np.testing.assert_array_equal(dist, ref_dist)
 
 
-@needs_faiss
-def test_faiss_n_jobs_restores_global_threads():
-    before = _faiss.faiss.omp_get_max_threads()
+def test_numpy_threads_follow_joblib_convention(monkeypatch):
+    pools = []
+
+    class RecordingPool(_numpy.ThreadPoolExecutor):
+        def __init__(self, max_workers):
+            pools.append(max_workers)
+            super().__init__(max_workers)
+
+    monkeypatch.setattr(_numpy, "ThreadPoolExecutor", RecordingPool)
     db = np.arange(64, dtype=np.uint8).reshape(-1, 1)
-    make_index("faiss", db, 1).knn(db, 3)
-    assert _faiss.faiss.omp_get_max_threads() == before
+    index = make_index("numpy", db, None)
+    index.knn(db, 3)
+    assert pools == []  # None means one thread outside a joblib context ...
+    with joblib.parallel_config(n_jobs=3):
+        index.knn(db, 3)
+    assert pools == [3]  # ... and the context's n_jobs inside one.
+    make_index("numpy", db, 2).knn(db, 3)
+    assert pools == [3, 2]
 
 
-def test_faiss_missing_names_the_extra(monkeypatch):
-    monkeypatch.setattr(_faiss, "faiss", None)
+@needs_faiss
+def test_faiss_threads_follow_n_jobs_and_are_restored(monkeypatch):
+    faiss = _faiss.faiss
+    before, threads = faiss.omp_get_max_threads(), []
+    set_threads = faiss.omp_set_num_threads
+    monkeypatch.setattr(faiss, "omp_set_num_threads", lambda n: threads.append(n) or set_threads(n))
+    db = np.arange(64, dtype=np.uint8).reshape(-1, 1)
+    make_index("faiss", db, None).knn(db, 3)
+    assert threads[0] == 1  # None means one thread outside a joblib context
+    assert faiss.omp_get_max_threads() == before
+
+
+def test_faiss_missing_names_the_extra(no_faiss):
     with pytest.raises(ImportError, match=r"pip install skdistillhash\[faiss\]"):
         make_index("faiss", np.zeros((3, 1), np.uint8))
     assert isinstance(make_index("auto", np.zeros((3, 1), np.uint8)), NumpyIndex)
@@ -219,11 +227,11 @@ def test_distances_match_sklearn_hamming_metric(data, n_bits_trim):
     bits_q = np.unpackbits(q, axis=1, bitorder="little", count=n_bits)
     bits_db = np.unpackbits(db, axis=1, bitorder="little", count=n_bits)
     k = len(db)
-    dist, _ = NumpyIndex(pack_bits(bits_db)).knn(pack_bits(bits_q), k)
+    dist, _ = NumpyIndex(pack(bits_db)).knn(pack(bits_q), k)
     nn = NearestNeighbors(n_neighbors=k, metric="hamming", algorithm="brute").fit(bits_db)
     sk_dist, sk_idx = nn.kneighbors(bits_q)
     np.testing.assert_allclose(np.sort(sk_dist, axis=1) * n_bits, dist)
-    np.testing.assert_array_equal(pairwise_hamming(pack_bits(bits_q), pack_bits(bits_db))[
+    np.testing.assert_array_equal(pairwise_hamming(pack(bits_q), pack(bits_db))[
         np.arange(len(q))[:, None], sk_idx], np.rint(sk_dist * n_bits))
 
 
@@ -233,7 +241,7 @@ def test_wide_codes_use_wider_distance_dtype():
     q = ~db[:5]
     for backend in ("numpy", "torch"):
         dist, idx = build(backend, db).knn(q, 50)
-        ref_dist, ref_idx = reference_knn(q, db, 50)
+        ref_dist, ref_idx = brute_knn(q, db, 50)
         np.testing.assert_array_equal(dist, ref_dist)
         np.testing.assert_array_equal(idx, ref_idx)
     assert dist[:, -1].max() == 320  # each query's own complement

@@ -1,9 +1,15 @@
 """Tests for skdistillhash.metrics against a plain brute-force reference."""
 
-import itertools
-
 import numpy as np
 import pytest
+from _references import (
+    average_precision,
+    brute_ball,
+    brute_leave_one_out_map,
+    brute_mean,
+    pack,
+    precision,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -14,7 +20,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skdistillhash import metrics
-from skdistillhash._bits import pack_bits
 from skdistillhash.metrics import (
     _leave_one_out_map,
     make_map_scorer,
@@ -23,73 +28,6 @@ from skdistillhash.metrics import (
     precision_recall_curve,
     precision_within_radius,
 )
-
-# --------------------------------------------------------------------------- #
-# Brute-force reference, written plainly
-# --------------------------------------------------------------------------- #
-
-
-def ref_distance(a, b):
-    return sum(1 for x, y in zip(a, b) if x != y)
-
-
-def ref_relevant(a, b):
-    if np.ndim(a) == 0:
-        return a == b
-    return any(x == 1 and y == 1 for x, y in zip(a, b))
-
-
-def ref_ap(ranked_relevance):
-    hits, total = 0, 0.0
-    for rank, rel in enumerate(ranked_relevance, start=1):
-        if rel:
-            hits += 1
-            total += hits / rank
-    return total / hits if hits else 0.0
-
-
-def ref_precision(ranked_relevance):
-    return sum(ranked_relevance) / len(ranked_relevance)
-
-
-def ref_rankings(query, db, query_label, db_labels, ties):
-    """Every ranking of the database the tie policy considers, as relevance lists.
-
-    "index": the one ranking by (distance, index). "average": every ordering
-    of items within each group of equal distance, all equally likely.
-    """
-    dist = [ref_distance(query, row) for row in db]
-    rel = [ref_relevant(query_label, lab) for lab in db_labels]
-    if ties == "index":
-        order = sorted(range(len(db)), key=lambda j: (dist[j], j))
-        return [[rel[j] for j in order]]
-    groups = [[j for j in range(len(db)) if dist[j] == v] for v in sorted(set(dist))]
-    return [
-        [rel[j] for group in ordering for j in group]
-        for ordering in itertools.product(*(itertools.permutations(g) for g in groups))
-    ]
-
-
-def ref_mean(measure, Q, D, ql, dl, k=None, ties="index", exclude_self=False):
-    scores = []
-    for i, (query, label) in enumerate(zip(Q, ql)):
-        keep = [j for j in range(len(D)) if not (exclude_self and j == i)]
-        rankings = ref_rankings(query, D[keep], label, dl[keep], ties)
-        top = len(keep) if k is None else k
-        scores.append(np.mean([measure(r[:top]) for r in rankings]))
-    return np.mean(scores)
-
-
-def ref_ball(Q, D, ql, dl, radius):
-    precisions, recalls = [], []
-    for query, label in zip(Q, ql):
-        dist = [ref_distance(query, row) for row in D]
-        rel = [ref_relevant(label, lab) for lab in dl]
-        found = [r for d, r in zip(dist, rel) if d <= radius]
-        precisions.append(sum(found) / len(found) if found else 0.0)
-        recalls.append(sum(found) / sum(rel) if sum(rel) else 0.0)
-    return np.mean(precisions), np.mean(recalls)
-
 
 # --------------------------------------------------------------------------- #
 # Strategies
@@ -128,7 +66,7 @@ def test_map_matches_reference(problem):
     Q, D, ql, dl, k = problem
     score = mean_average_precision(Q, D, ql, dl, k=k)
     assert 0.0 <= score <= 1.0
-    assert score == pytest.approx(ref_mean(ref_ap, Q, D, ql, dl, k), abs=1e-12)
+    assert score == pytest.approx(brute_mean(average_precision, Q, D, ql, dl, k), abs=1e-12)
 
 
 @FAST
@@ -139,7 +77,7 @@ def test_tie_average_is_mean_over_all_orderings_of_ties(problem):
     Q, D, ql, dl, k = problem
     score = mean_average_precision(Q, D, ql, dl, k=k, ties="average")
     assert 0.0 <= score <= 1.0
-    expected = ref_mean(ref_ap, Q, D, ql, dl, k, ties="average")
+    expected = brute_mean(average_precision, Q, D, ql, dl, k, ties="average")
     assert score == pytest.approx(expected, abs=1e-12)
 
 
@@ -160,7 +98,7 @@ def test_precision_at_k_matches_reference(problem, ties):
     Q, D, ql, dl, k = problem
     k = len(D) if k is None else k
     score = precision_at_k(Q, D, ql, dl, k=k, ties=ties)
-    expected = ref_mean(ref_precision, Q, D, ql, dl, k, ties=ties)
+    expected = brute_mean(precision, Q, D, ql, dl, k, ties=ties)
     assert score == pytest.approx(expected, abs=1e-12)
 
 
@@ -169,13 +107,13 @@ def test_precision_at_k_matches_reference(problem, ties):
 def test_radius_metrics_match_reference(problem, radius):
     Q, D, ql, dl, _ = problem
     n_bits = Q.shape[1]
-    expected_precision, _ = ref_ball(Q, D, ql, dl, radius)
+    expected_precision, _ = brute_ball(Q, D, ql, dl, radius)
     score = precision_within_radius(Q, D, ql, dl, radius=radius)
     assert score == pytest.approx(expected_precision, abs=1e-12)
 
     precision, recall, radii = precision_recall_curve(Q, D, ql, dl)
     np.testing.assert_array_equal(radii, np.arange(n_bits + 1))
-    expected = np.array([ref_ball(Q, D, ql, dl, r) for r in radii])
+    expected = np.array([brute_ball(Q, D, ql, dl, r) for r in radii])
     np.testing.assert_allclose(precision, expected[:, 0], atol=1e-12)
     np.testing.assert_allclose(recall, expected[:, 1], atol=1e-12)
     assert np.all(np.diff(recall) >= 0)
@@ -189,7 +127,7 @@ def test_leave_one_out_excludes_the_query_itself(problem, ties):
         return
     k = None if k is None else min(k, len(D) - 1)
     score = _leave_one_out_map(D, dl, k=k, ties=ties)
-    expected = ref_mean(ref_ap, D, D, dl, dl, k, ties=ties, exclude_self=True)
+    expected = brute_leave_one_out_map(D, dl, k, ties)
     assert score == pytest.approx(expected, abs=1e-12)
 
 
@@ -197,7 +135,7 @@ def test_leave_one_out_excludes_the_query_itself(problem, ties):
 @given(problems(max_db=12, max_bits=20))
 def test_packed_codes_score_like_bits(problem):
     Q, D, ql, dl, k = problem
-    Qp, Dp = pack_bits(Q), pack_bits(D)
+    Qp, Dp = pack(Q), pack(D)
     for ties in ("index", "average"):
         assert mean_average_precision(
             Qp, Dp, ql, dl, k=k, ties=ties, packed=True
@@ -463,9 +401,9 @@ def test_mean_average_precision_errors(kwargs, match):
 
 
 def test_packed_errors():
-    packed = pack_bits(B)
+    packed = pack(B)
     with pytest.raises(ValueError, match="1 bytes per code but db_codes have 2"):
-        mean_average_precision(packed, pack_bits(np.ones((2, 12))), Y, Y, packed=True)
+        mean_average_precision(packed, pack(np.ones((2, 12))), Y, Y, packed=True)
     with pytest.raises(ValueError, match="packed uint8"):
         mean_average_precision(B, B, Y, Y, packed=True)
     with pytest.raises(ValueError, match="packed=True"):

@@ -6,21 +6,16 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+from _references import BACKENDS, brute_knn, brute_radius, pack
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
-from sklearn.utils._param_validation import InvalidParameterError
 
-from skdistillhash import _hamming
-from skdistillhash._bits import pack_bits
-from skdistillhash._hamming import _faiss, _numpy
+from skdistillhash import neighbors
 from skdistillhash.metrics import mean_average_precision
 from skdistillhash.neighbors import HammingNeighbors
-
-BACKENDS = ["numpy", "torch", pytest.param("faiss", marks=pytest.mark.skipif(
-    not _faiss.faiss_available(), reason="faiss not installed"))]
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +28,12 @@ def data():
     return bits[:250], y[:250], bits[250:], y[250:]
 
 
-def brute(q_bits, db_bits, k=None, exclude_self=False):
-    dist = (q_bits[:, None, :] != db_bits[None, :, :]).sum(axis=2)
-    if exclude_self:
-        dist[np.arange(len(q_bits)), np.arange(len(q_bits))] = 10**6
-    order = np.lexsort((np.broadcast_to(np.arange(len(db_bits)), dist.shape), dist), axis=1)
-    order = order[:, :k]
-    return np.take_along_axis(dist, order, axis=1), order
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_kneighbors_exact_and_identical_across_backends(data, backend):
     X, _, Q, _ = data
     nn = HammingNeighbors(n_neighbors=15, backend=backend).fit(X)
     dist, idx = nn.kneighbors(Q)
-    ref_dist, ref_idx = brute(Q, X, 15)
+    ref_dist, ref_idx = brute_knn(Q, X, 15)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(dist, ref_dist)
     assert dist.dtype == np.int32 and idx.dtype == np.int64
@@ -58,7 +44,7 @@ def test_kneighbors_exact_and_identical_across_backends(data, backend):
 def test_kneighbors_without_queries_excludes_self(data, backend):
     X = data[0]
     dist, idx = HammingNeighbors(n_neighbors=5, backend=backend).fit(X).kneighbors()
-    ref_dist, ref_idx = brute(X, X, 5, exclude_self=True)
+    ref_dist, ref_idx = brute_knn(X, X, 5, exclude_self=True)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(dist, ref_dist)
 
@@ -84,13 +70,13 @@ def test_layouts_equivalent(data):
     for fit_X, query, packed in [
         (X.astype(bool), Q.astype(bool), False),
         (2 * X.astype(np.int8) - 1, 2.0 * Q - 1, False),
-        (pack_bits(X), pack_bits(Q), True),
+        (pack(X), pack(Q), True),
     ]:
         nn = HammingNeighbors(packed=packed).fit(fit_X, y)
         np.testing.assert_array_equal(nn.codes_, ref.codes_)
         for a, b in zip(nn.kneighbors(query), ref.kneighbors(Q)):
             np.testing.assert_array_equal(a, b)
-    packed = HammingNeighbors(packed=True).fit(pack_bits(X))
+    packed = HammingNeighbors(packed=True).fit(pack(X))
     assert packed.n_bits_ == 24 and packed.n_features_in_ == 3
     assert ref.n_bits_ == 24 and ref.n_features_in_ == 24 and ref.n_samples_fit_ == 250
 
@@ -101,22 +87,22 @@ def test_radius_neighbors(data, backend):
     nn = HammingNeighbors(radius=3, backend=backend).fit(X)
     dist, idx = nn.radius_neighbors(Q)
     assert dist.dtype == object and idx.dtype == object and len(idx) == len(Q)
-    full_dist, full_idx = brute(Q, X)
-    for d, i, fd, fi in zip(dist, idx, full_dist, full_idx):
-        np.testing.assert_array_equal(i, fi[fd <= 3])
-        np.testing.assert_array_equal(d, fd[fd <= 3])
+    for d, i, (ref_d, ref_i) in zip(dist, idx, brute_radius(Q, X, 3), strict=True):
+        np.testing.assert_array_equal(i, ref_i)
+        np.testing.assert_array_equal(d, ref_d)
     idx_only = nn.radius_neighbors(Q, radius=1.7, return_distance=False)
-    for i, fd, fi in zip(idx_only, full_dist, full_idx):
-        np.testing.assert_array_equal(i, fi[fd <= 1])
+    for i, (_, ref_i) in zip(idx_only, brute_radius(Q, X, 1), strict=True):
+        np.testing.assert_array_equal(i, ref_i)
 
 
 def test_radius_neighbors_without_queries_excludes_self(data):
     X = data[0]
     dist, idx = HammingNeighbors(radius=2).fit(X).radius_neighbors()
-    full_dist, full_idx = brute(X, X, exclude_self=True)
-    for row, (d, i) in enumerate(zip(dist, idx)):
+    reference = brute_radius(X, X, 2, exclude_self=True)
+    for row, (d, i, (ref_d, ref_i)) in enumerate(zip(dist, idx, reference, strict=True)):
         assert row not in i
-        np.testing.assert_array_equal(i, full_idx[row][full_dist[row] <= 2])
+        np.testing.assert_array_equal(i, ref_i)
+        np.testing.assert_array_equal(d, ref_d)
 
 
 def test_multi_index_hashing_path_matches_scan(monkeypatch, data):
@@ -264,7 +250,6 @@ def test_pickle_round_trip_rebuilds_index(tmp_path, data, backend):
         ([[0, 2, 1]], "must hold bits"),
         ([[0.0, np.nan, 1.0]], "NaN"),
         ([[0.0, np.inf, 1.0]], "infinity"),
-        (np.zeros((0, 4)), "0 sample"),
         ([["a", "b"]], "numeric or bool"),
     ],
 )
@@ -282,12 +267,12 @@ def test_query_validation(data):
     X, _, Q, _ = data
     nn = HammingNeighbors().fit(X)
     with pytest.raises(ValueError, match="X has 3 features, but HammingNeighbors is expecting 24"):
-        nn.kneighbors(pack_bits(Q))  # packed codes given to a bit-matrix index
+        nn.kneighbors(pack(Q))  # packed codes given to a bit-matrix index
     with pytest.raises(ValueError, match="must hold bits"):
         nn.kneighbors(Q * 3)
     with pytest.raises(ValueError, match="NaN"):
         nn.radius_neighbors(np.full((1, 24), np.nan))
-    packed = HammingNeighbors(packed=True).fit(pack_bits(X))
+    packed = HammingNeighbors(packed=True).fit(pack(X))
     with pytest.raises(ValueError, match="X has 24 features.*expecting 3.*bytes"):
         packed.kneighbors(Q)
 
@@ -307,9 +292,9 @@ def test_neighbour_count_and_radius_errors(data):
     for radius in (-1, np.nan):
         with pytest.raises(ValueError, match="radius must be a number >= 0"):
             nn.radius_neighbors(Q, radius=radius)
-    with pytest.raises(InvalidParameterError, match="radius"):
+    with pytest.raises(ValueError, match="'radius' parameter of HammingNeighbors"):
         HammingNeighbors(radius=-1).fit(X)
-    with pytest.raises(InvalidParameterError, match="backend"):
+    with pytest.raises(ValueError, match="'backend' parameter of HammingNeighbors"):
         HammingNeighbors(backend="annoy").fit(X)
 
 
@@ -324,27 +309,26 @@ def _assert_same_state(nn, state, index):
     assert nn._index is index
 
 
-def _faiss_missing(monkeypatch):
-    monkeypatch.setattr(_faiss, "faiss", None)
+def _faiss_missing(request):
+    request.getfixturevalue("no_faiss")
     return ImportError
 
 
-def _interrupted(monkeypatch):
+def _interrupted(request):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_hamming.NumpyIndex, "__init__", interrupt)
-    monkeypatch.setattr(_faiss.FaissIndex, "__init__", interrupt)
+    request.getfixturevalue("monkeypatch").setattr(neighbors, "make_index", interrupt)
     return KeyboardInterrupt
 
 
 @pytest.mark.parametrize("break_index", [_faiss_missing, _interrupted])
-def test_refit_failing_in_index_build_keeps_previous_fit(monkeypatch, data, break_index):
+def test_refit_failing_in_index_build_keeps_previous_fit(request, monkeypatch, data, break_index):
     X, y, Q, yq = data
     nn = HammingNeighbors(n_neighbors=5, backend="numpy").fit(X, y)
     answers = nn.kneighbors(Q), nn.predict(Q), nn.score(Q, yq)
     state, index = _fitted_state(nn), nn._index
-    error = break_index(monkeypatch)
+    error = break_index(request)
     with pytest.raises(error):
         nn.set_params(backend="faiss").fit(1 - X[:100], (y[:100] + 1) % 4)
     _assert_same_state(nn, state, index)
@@ -373,45 +357,45 @@ def test_refit_failing_in_validation_keeps_previous_fit():
     _assert_same_state(nn, state, index)
 
 
-def test_n_jobs_follows_joblib_convention(monkeypatch, data):
+def test_n_jobs_reaches_the_index(monkeypatch, data):
     X, _, Q, _ = data
-    with pytest.raises(InvalidParameterError, match="n_jobs"):
+    with pytest.raises(ValueError, match="'n_jobs' parameter of HammingNeighbors"):
         HammingNeighbors(n_jobs=0).fit(X)
-    pools = []
+    # How each backend spends n_jobs is tested in test_hamming.py.
+    make_index, built = neighbors.make_index, []
 
-    class RecordingPool(_numpy.ThreadPoolExecutor):
-        def __init__(self, max_workers):
-            pools.append(max_workers)
-            super().__init__(max_workers)
+    def recording(backend, codes, n_jobs):
+        built.append(n_jobs)
+        return make_index(backend, codes, n_jobs)
 
-    monkeypatch.setattr(_numpy, "ThreadPoolExecutor", RecordingPool)
-    nn = HammingNeighbors(backend="numpy").fit(X)
-    nn.kneighbors(Q)
-    assert pools == []  # None means one thread outside a joblib context ...
-    with joblib.parallel_config(n_jobs=3):
-        nn.kneighbors(Q)
-    assert pools == [3]  # ... and the context's n_jobs inside one.
-    nn.set_params(n_jobs=2).fit(X).kneighbors(Q)
-    assert pools == [3, 2]
-    if _faiss.faiss_available():
-        threads = []
-        set_threads = _faiss.faiss.omp_set_num_threads
-        monkeypatch.setattr(_faiss.faiss, "omp_set_num_threads",
-                            lambda n: threads.append(n) or set_threads(n))
-        HammingNeighbors(backend="faiss").fit(X).kneighbors(Q)
-        assert threads[0] == 1
+    monkeypatch.setattr(neighbors, "make_index", recording)
+    nn = HammingNeighbors(n_neighbors=5).fit(X)
+    reference = nn.kneighbors(Q)
+    for a, b in zip(nn.set_params(n_jobs=2).fit(X).kneighbors(Q), reference):
+        np.testing.assert_array_equal(a, b)
+    assert built == [None, 2]
 
 
-def test_faiss_backend_without_faiss(monkeypatch, data):
-    monkeypatch.setattr(_faiss, "faiss", None)
+def test_faiss_backend_without_faiss(no_faiss, data):
+    X, _, Q, _ = data
     with pytest.raises(ImportError, match=r"pip install skdistillhash\[faiss\]"):
-        HammingNeighbors(backend="faiss").fit(data[0])
-    assert isinstance(HammingNeighbors().fit(data[0])._index, _hamming.NumpyIndex)
+        HammingNeighbors(backend="faiss").fit(X)
+    # The default backend is there without it.
+    dist, idx = HammingNeighbors(n_neighbors=5).fit(X).kneighbors(Q)
+    ref_dist, ref_idx = brute_knn(Q, X, 5)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
 
 
-# The checks listed in HammingNeighbors._expected_failed_checks, redone with bits.
+# sklearn's common checks that HammingNeighbors fails only because they fit on
+# floats (PER_ESTIMATOR_XFAIL_CHECKS in test_common.py), asked again on bits.
+# Further up: check_estimators_pickle (test_pickle_round_trip_rebuilds_index),
+# check_estimators_nan_inf and check_dtype_object (test_fit_rejects_bad_input),
+# check_n_features_in* (test_query_validation), check_pipeline_consistency
+# (test_pipeline_and_grid_search).
 
 
+# check_estimators_dtypes
 @pytest.mark.parametrize("dtype", [bool, np.uint8, np.int8, np.int64, np.float32, np.float64])
 def test_any_numeric_bit_dtype(data, dtype):
     X, y, Q, _ = data
@@ -420,6 +404,8 @@ def test_any_numeric_bit_dtype(data, dtype):
     np.testing.assert_array_equal(nn.kneighbors(Q.astype(dtype))[1], ref.kneighbors(Q)[1])
 
 
+# check_estimators_fit_returns_self, check_fit_idempotent,
+# check_estimators_overwrite_params and check_dont_overwrite_parameters
 def test_fit_is_idempotent_and_leaves_params_and_input_alone(data):
     X, y, Q, _ = data
     X_copy = X.copy()
@@ -432,9 +418,9 @@ def test_fit_is_idempotent_and_leaves_params_and_input_alone(data):
         np.testing.assert_array_equal(a, b)
     assert nn.get_params() == params
     np.testing.assert_array_equal(X, X_copy)
-    assert clone(nn).get_params() == params
 
 
+# check_methods_subset_invariance and check_methods_sample_order_invariance
 def test_query_subsets_and_order_do_not_matter(data):
     X, y, Q, _ = data
     nn = HammingNeighbors().fit(X, y)
@@ -443,6 +429,7 @@ def test_query_subsets_and_order_do_not_matter(data):
     np.testing.assert_array_equal(nn.predict(Q[:7]), nn.predict(Q)[:7])
 
 
+# check_readonly_memmap_input and check_f_contiguous_array_estimator
 def test_readonly_and_fortran_inputs(tmp_path, data):
     X, y, Q, _ = data
     ref = HammingNeighbors().fit(X, y).predict(Q)
@@ -453,6 +440,7 @@ def test_readonly_and_fortran_inputs(tmp_path, data):
     np.testing.assert_array_equal(pred, ref)
 
 
+# check_fit2d_1sample, check_fit2d_1feature and check_fit2d_predict1d
 def test_one_sample_one_bit():
     nn = HammingNeighbors(n_neighbors=1).fit([[1]])
     dist, idx = nn.kneighbors([[0], [1]])
@@ -462,8 +450,71 @@ def test_one_sample_one_bit():
         nn.kneighbors([1, 0])
 
 
+# check_estimators_unfitted (which passes) calls predict only: kneighbors too.
 def test_not_fitted():
-    from sklearn.exceptions import NotFittedError
-
     with pytest.raises(NotFittedError):
         HammingNeighbors().kneighbors([[0, 1]])
+
+
+def _codes(kind, n, n_bits, rng):
+    """Uniform random bits, or bit-flipped copies of five centres (many ties)."""
+    if kind == "random":
+        return rng.integers(0, 2, (n, n_bits))
+    centres = rng.integers(0, 2, (5, n_bits))
+    return centres[rng.integers(0, 5, n)] ^ (rng.random((n, n_bits)) < 0.1)
+
+
+# Each backend's scan is checked in test_radius_neighbors; here the default one.
+@pytest.mark.parametrize("kind", ["random", "clustered"])
+def test_radius_algorithms_give_identical_answers(kind):
+    rng = np.random.default_rng(0)
+    for n_bits in (13, 64, 100):  # a partial byte, one word, several words
+        codes = _codes(kind, 340, n_bits, rng)
+        X, Q = codes[:300], codes[300:]
+        fitted = [HammingNeighbors(algorithm=algorithm).fit(X)
+                  for algorithm in ("auto", "mih", "brute")]
+        for radius in (0, 2, 5, n_bits // 2, n_bits):
+            for queries, reference in [
+                (Q, brute_radius(Q, X, radius)),
+                (None, brute_radius(X, X, radius, exclude_self=True)),
+            ]:
+                # Rows compared whole: their lengths, then every entry in order.
+                ref_d, ref_i = (np.concatenate(part) for part in zip(*reference))
+                for nn in fitted:
+                    dist, idx = nn.radius_neighbors(queries, radius)
+                    assert [len(i) for i in idx] == [len(i) for _, i in reference]
+                    np.testing.assert_array_equal(np.concatenate(idx), ref_i)
+                    np.testing.assert_array_equal(np.concatenate(dist), ref_d)
+
+
+def test_algorithm_chooses_the_radius_search(monkeypatch, data):
+    X, _, Q, _ = data
+    reference = brute_radius(Q, X, 2)
+    # Where the cost model favours MIH, only "brute" and the torch backend scan.
+    monkeypatch.setattr(neighbors, "prefers_mih", lambda *args: True)
+    for algorithm, backend, uses_mih in [
+        ("auto", "numpy", True), ("auto", "torch", False), ("brute", "numpy", False),
+        ("mih", "torch", True),
+    ]:
+        nn = HammingNeighbors(algorithm=algorithm, backend=backend).fit(X)
+        for i, (_, ref_i) in zip(nn.radius_neighbors(Q, return_distance=False), reference,
+                                 strict=True):
+            np.testing.assert_array_equal(i, ref_i)
+        assert (nn._mih is not None) is uses_mih
+    # Where it favours a scan, "mih" still uses MIH.
+    monkeypatch.setattr(neighbors, "prefers_mih", lambda *args: False)
+    nn = HammingNeighbors(algorithm="mih").fit(X)
+    for i, (_, ref_i) in zip(nn.radius_neighbors(Q, return_distance=False), reference,
+                             strict=True):
+        np.testing.assert_array_equal(i, ref_i)
+    assert nn._mih is not None
+
+
+def test_algorithm_leaves_kneighbors_to_the_backend(data):
+    X, _, Q, _ = data
+    nn = HammingNeighbors(n_neighbors=5, algorithm="mih").fit(X)
+    for a, b in zip(nn.kneighbors(Q), brute_knn(Q, X, 5), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert nn._mih is None
+    with pytest.raises(ValueError, match="'algorithm' parameter of HammingNeighbors"):
+        HammingNeighbors(algorithm="kd_tree").fit(X)
