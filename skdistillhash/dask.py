@@ -26,7 +26,6 @@ there is one, otherwise dask's local scheduler (threads, unless
 from __future__ import annotations
 
 import sys
-from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -35,10 +34,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseHasher, IntInterval
-from ._bits import check_packed, pack_bits
+from ._bits import pack_bits
 from ._fitting import publish_fit
 from ._sklearn_compat import _fit_context
-from .neighbors import HammingNeighbors
+from .neighbors import HammingNeighbors, _CodeSearch
 
 try:
     import dask
@@ -170,7 +169,7 @@ def _encode_block(block, hasher, method, width, dtype):
     return getattr(hasher, method)(block)
 
 
-class DaskHammingNeighbors(BaseEstimator):
+class DaskHammingNeighbors(_CodeSearch):
     """Exact k-nearest-neighbour search over codes sharded on Dask workers.
 
     :meth:`fit` takes a database of codes, as a dask array (each row chunk is
@@ -415,28 +414,6 @@ class DaskHammingNeighbors(BaseEstimator):
                 )
             chunks[0] = _split(B.shape[0], self.n_shards)
         return B.rechunk(chunks)
-
-    def _check_n_neighbors(self, n_neighbors):
-        if n_neighbors is None:
-            return self.n_neighbors
-        if not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool):
-            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
-        if n_neighbors <= 0:
-            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}.")
-        return int(n_neighbors)
-
-    def _validate_queries(self, B: ArrayLike) -> np.ndarray:
-        """Check query codes against the fitted width; return them packed."""
-        shape = getattr(B, "shape", None)
-        if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
-            unit = "bytes of packed code" if self.packed else "bits"
-            raise ValueError(
-                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input ({unit} per code, "
-                f"packed={self.packed}, as in fit)."
-            )
-        B = validate_data(self, B, dtype=None, reset=False)
-        return np.ascontiguousarray(check_packed(B, name="B")) if self.packed else pack_bits(B)
 
     def __getstate__(self):
         if "shards_" in vars(self):

@@ -24,7 +24,42 @@ from ._sklearn_compat import Interval, StrOptions, _fit_context
 from .metrics import _check_labels, mean_average_precision
 
 
-class HammingNeighbors(BaseEstimator):
+class _CodeSearch(BaseEstimator):
+    """What every search over codes checks the same way: query codes against
+    the fitted width and layout (``packed``, ``n_features_in_``), and
+    ``n_neighbors``. Shared by HammingNeighbors and the sharded
+    :class:`~skdistillhash.dask.DaskHammingNeighbors`."""
+
+    def _validate_queries(self, B: ArrayLike) -> np.ndarray:
+        """Check query codes against the fitted width; return them packed."""
+        check_is_fitted(self)
+        shape = getattr(B, "shape", None)
+        if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
+            unit = "bytes of packed code" if self.packed else "bits"
+            raise ValueError(
+                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input ({unit} per code, "
+                f"packed={self.packed}, as in fit)."
+            )
+        B = validate_data(self, B, dtype=None, reset=False)
+        return self._pack(B)
+
+    def _pack(self, B):
+        if self.packed:
+            return np.ascontiguousarray(check_packed(B, name="B"))
+        return pack_bits(B)
+
+    def _check_n_neighbors(self, n_neighbors):
+        if n_neighbors is None:
+            return self.n_neighbors
+        if not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool):
+            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
+        if n_neighbors <= 0:
+            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}.")
+        return int(n_neighbors)
+
+
+class HammingNeighbors(_CodeSearch):
     """Exact k-nearest-neighbour and radius search over binary codes.
 
     Modelled on :class:`sklearn.neighbors.NearestNeighbors` with the Hamming
@@ -507,25 +542,6 @@ class HammingNeighbors(BaseEstimator):
             random_state=random_state, n_jobs=self.n_jobs,
         )
 
-    def _validate_queries(self, B: ArrayLike) -> np.ndarray:
-        """Check query codes against the fitted width; return them packed."""
-        check_is_fitted(self)
-        shape = getattr(B, "shape", None)
-        if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
-            unit = "bytes of packed code" if self.packed else "bits"
-            raise ValueError(
-                f"X has {shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input ({unit} per code, "
-                f"packed={self.packed}, as in fit)."
-            )
-        B = validate_data(self, B, dtype=None, reset=False)
-        return self._pack(B)
-
-    def _pack(self, B):
-        if self.packed:
-            return np.ascontiguousarray(check_packed(B, name="B"))
-        return pack_bits(B)
-
     def _get_index(self):
         # The index is dropped on pickling (faiss objects do not pickle, and
         # it would duplicate codes_); rebuild it on first use after loading.
@@ -563,15 +579,6 @@ class HammingNeighbors(BaseEstimator):
     def _graph(self, indptr, dist, idx, mode):
         data = np.ones(len(idx)) if mode == "connectivity" else dist.astype(np.float64)
         return csr_matrix((data, idx, indptr), shape=(len(indptr) - 1, self.n_samples_fit_))
-
-    def _check_n_neighbors(self, n_neighbors):
-        if n_neighbors is None:
-            return self.n_neighbors
-        if not isinstance(n_neighbors, Integral) or isinstance(n_neighbors, bool):
-            raise TypeError(f"n_neighbors must be an integer; got {n_neighbors!r}.")
-        if n_neighbors <= 0:
-            raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}.")
-        return int(n_neighbors)
 
     def _check_radius(self, radius):
         radius = self.radius if radius is None else radius
