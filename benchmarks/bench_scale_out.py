@@ -12,7 +12,7 @@ generator (the client never builds them), and times:
   workers: ``kneighbors`` (shard queries, merge on a worker, answer to the
   client), checked identical to the anchor (distances and indices), and fit;
 - the parts of a sharded query: the shard queries alone (their answers sent
-  to the client, no merge), and the merge on its own (``_merge_shards`` on
+  to the client, no merge), and the merge on its own (``merge_kneighbors`` on
   those answers, in this process).
 
 Times are the best of ``--repeats`` rounds, each of which runs every search
@@ -37,18 +37,10 @@ import dask
 import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster, wait
+from timing import best_time
 
-from skdistillhash.dask import DaskHammingNeighbors, _merge_shards, _query_shard
-from skdistillhash.neighbors import HammingNeighbors
-
-
-def best_time(func, repeats):
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from skdistillhash.dask import DaskHammingNeighbors
+from skdistillhash.neighbors import HammingNeighbors, merge_kneighbors
 
 
 def round_robin(funcs, repeats):
@@ -71,10 +63,16 @@ def identical(answer, reference):
     return "yes" if all(map(np.array_equal, answer, reference)) else "NO"
 
 
+def query_shard(shard, queries, k, offset):
+    """One shard's top k (all its codes if fewer), with global indices."""
+    dist, idx = shard.kneighbors(queries, min(k, shard.n_samples_fit_))
+    return dist, idx + offset
+
+
 def shard_answers(nn, queries, k, client):
     """The shards' own answers, gathered to the client: a sharded query minus the merge."""
     q = dask.delayed(queries, pure=True)
-    parts = [dask.delayed(_query_shard)(shard, q, k, offset)
+    parts = [dask.delayed(query_shard)(shard, q, k, offset)
              for shard, offset in zip(nn.shards_, nn.shard_offsets_[:-1])]
     return dask.compute(parts, scheduler=client)[0]
 
@@ -138,7 +136,7 @@ def main(argv=None):
         searches["sharded"] = partial(sharded.kneighbors, queries)
         searches["shards only"] = partial(shard_answers, sharded, queries, k, client)
         seconds, answers = round_robin(searches, args.repeats)
-        merge, merged = best_time(partial(_merge_shards, answers["shards only"], k),
+        merge, merged = best_time(partial(merge_kneighbors, answers["shards only"], k),
                                   args.repeats)
 
     # Ratios against the fastest in-process search (and the fastest fit): on
@@ -162,7 +160,7 @@ def main(argv=None):
         f"{seconds['shards only'] / search_anchor:.2f}x | | "
         "every shard's top k sent to the client, no merge |",
         f"| merge on its own | {merge:.4f} | {merge / search_anchor:.4f}x | "
-        f"{identical(merged, reference)} | _merge_shards of {sharded.n_shards_} answers of "
+        f"{identical(merged, reference)} | merge_kneighbors of {sharded.n_shards_} answers of "
         f"{args.n_queries} x {k}, in this process |",
         f"| fit: HammingNeighbors, one process | {fit_anchor:.3f} | 1.00x | | anchor (fastest) |",
         f"| fit: DaskHammingNeighbors | {fit_sharded:.3f} | {fit_sharded / fit_anchor:.2f}x | "

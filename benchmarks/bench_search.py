@@ -34,6 +34,7 @@ import tracemalloc
 import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
+from timing import best_time
 
 from skdistillhash.neighbors import HammingNeighbors
 
@@ -54,15 +55,6 @@ def make_codes(kind, n, n_bits, rng, *, n_centres=300, flip=0.1, chunk=100_000):
         mask = rng.random((min(chunk, n - start), n_bits), dtype=np.float32) < flip
         codes[start : start + chunk] ^= np.packbits(mask, axis=1, bitorder="little")
     return codes
-
-
-def best_time(func, repeats):
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def traced_peak(func):

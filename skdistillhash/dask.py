@@ -37,7 +37,7 @@ from ._base import BaseHasher, IntInterval
 from ._bits import pack_bits
 from ._fitting import publish_fit
 from ._sklearn_compat import _fit_context
-from .neighbors import HammingNeighbors, _CodeSearch
+from .neighbors import HammingNeighbors, _CodeSearch, merge_kneighbors
 
 try:
     import dask
@@ -382,7 +382,7 @@ class DaskHammingNeighbors(_CodeSearch):
         answers = [dask.delayed(_query_shard)(shard, queries, k, offset)
                    for shard, offset in zip(self.shards_, self.shard_offsets_[:-1])]
         while len(answers) > 1:
-            answers = [dask.delayed(_merge_shards)(answers[i : i + _MERGE_FAN_IN], k)
+            answers = [dask.delayed(merge_kneighbors)(answers[i : i + _MERGE_FAN_IN], k)
                        for i in range(0, len(answers), _MERGE_FAN_IN)]
         dist, idx = dask.compute(answers[0], scheduler=self._scheduler)[0]
         return (dist, idx) if return_distance else idx
@@ -477,31 +477,6 @@ def _query_shard(shard, queries, k, offset):
     """A shard's top k (all its codes if fewer), with global indices."""
     dist, idx = shard.kneighbors(queries, min(k, shard.n_samples_fit_))
     return dist, idx + offset
-
-
-def _merge_shards(answers, k):
-    """Merge shards' answers into the top ``k`` in (distance, index) order.
-
-    Parameters
-    ----------
-    answers : sequence of (dist, idx) pairs
-        One pair of (n_queries, k_s) arrays per shard, with global indices.
-        Any ``k_s`` works; the answer is exact when every shard gave its top
-        ``min(k, shard size)`` in the same (distance, index) order.
-    k : int
-        Neighbours to keep; at most the total of the ``k_s``.
-
-    Returns
-    -------
-    dist, idx : ndarray of shape (n_queries, k)
-        The ``k`` smallest (distance, index) pairs of each row, in order.
-    """
-    dist = np.concatenate([d for d, _ in answers], axis=1)
-    idx = np.concatenate([i for _, i in answers], axis=1)
-    # (distance, index) is a total order, so the global top k is inside the
-    # union of the shards' top k and this pick is exact, ties included.
-    order = np.lexsort((idx, dist), axis=1)[:, :k]
-    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
 
 @sizeof.register(HammingNeighbors)

@@ -644,3 +644,53 @@ def _object_rows(parts):
 def _check_mode(mode):
     if mode not in ("connectivity", "distance"):
         raise ValueError(f'mode must be "connectivity" or "distance"; got {mode!r}.')
+
+
+def merge_kneighbors(
+    answers: list[tuple[np.ndarray, np.ndarray]], n_neighbors: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge the k-nearest-neighbour answers of shards into the exact answer.
+
+    Exact search over a database split into shards gives the answer of one
+    index over all of it when every shard returns its top ``k`` (or all its
+    codes, if fewer) ordered by (distance, index), with global indices: as
+    :meth:`HammingNeighbors.kneighbors` on a shard, its indices offset by
+    the shard's first row. (distance, index) is a total order, so the global
+    top ``k`` lies inside the union of the shards' answers, and this keeps
+    its ``k`` smallest pairs, ties included.
+    :class:`~skdistillhash.dask.DaskHammingNeighbors` merges with it; so can
+    any other way of running shards (processes, Ray, machines).
+
+    Parameters
+    ----------
+    answers : list of (dist, idx) pairs
+        One pair of ``(n_queries, k_s)`` arrays per shard, global indices;
+        any ``k_s``.
+    n_neighbors : int
+        Neighbours to keep per query. Where the answers hold fewer (a merge
+        of some of the shards, itself to be merged further), all are kept.
+
+    Returns
+    -------
+    dist : ndarray of shape (n_queries, min(n_neighbors, sum of k_s))
+        Hamming distances, ascending.
+    idx : ndarray of shape (n_queries, min(n_neighbors, sum of k_s))
+        Global indices, ordered by (distance, index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skdistillhash.neighbors import HammingNeighbors, merge_kneighbors
+    >>> B = np.array([[0, 0, 0], [1, 1, 1], [0, 0, 1], [0, 1, 1]])
+    >>> query = [[0, 0, 0]]
+    >>> first = HammingNeighbors(n_neighbors=2).fit(B[:2]).kneighbors(query)
+    >>> dist, idx = HammingNeighbors(n_neighbors=2).fit(B[2:]).kneighbors(query)
+    >>> merge_kneighbors([first, (dist, idx + 2)], 3)
+    (array([[0, 1, 2]], dtype=int32), array([[0, 2, 3]]))
+    """
+    if n_neighbors < 1:
+        raise ValueError(f"n_neighbors must be at least 1; got {n_neighbors}.")
+    dist = np.concatenate([d for d, _ in answers], axis=1)
+    idx = np.concatenate([i for _, i in answers], axis=1)
+    order = np.lexsort((idx, dist), axis=1)[:, :n_neighbors]
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)

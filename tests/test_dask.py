@@ -33,7 +33,7 @@ import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from skdistillhash import DistillHash, HammingNeighbors, ITQHash, LSHHash  # noqa: E402
-from skdistillhash.dask import DaskHammingNeighbors, _merge_shards, encode  # noqa: E402
+from skdistillhash.dask import DaskHammingNeighbors, encode  # noqa: E402
 
 OUTPUTS = {"packed": "predict", "bits": "transform", "scores": "decision_function"}
 
@@ -232,18 +232,6 @@ def test_closed_client(client):
         nn = DaskHammingNeighbors(n_neighbors=2).fit(B)
     with pytest.raises(RuntimeError, match="client .* is closed"):
         nn.kneighbors(B)
-
-
-def test_merge_shards_ties():
-    """The user guide's merge: (distance, index) order, ties to the smaller index."""
-    answers = [
-        (np.array([[1, 2, 2]]), np.array([[7, 3, 9]])),
-        (np.array([[0, 2]]), np.array([[12, 4]])),
-        (np.array([[2]]), np.array([[1]])),
-    ]
-    dist, idx = _merge_shards(answers, 4)
-    np.testing.assert_array_equal(dist, [[0, 1, 2, 2]])
-    np.testing.assert_array_equal(idx, [[12, 7, 1, 3]])
 
 
 def test_fit_errors_and_all_or_nothing():

@@ -6,6 +6,8 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from _references import BACKENDS, brute_knn, brute_radius, pack
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -15,7 +17,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from skdistillhash import neighbors
 from skdistillhash.metrics import mean_average_precision
-from skdistillhash.neighbors import HammingNeighbors
+from skdistillhash.neighbors import HammingNeighbors, merge_kneighbors
 
 
 @pytest.fixture(scope="module")
@@ -518,3 +520,35 @@ def test_algorithm_leaves_kneighbors_to_the_backend(data):
     assert nn._mih is None
     with pytest.raises(ValueError, match="'algorithm' parameter of HammingNeighbors"):
         HammingNeighbors(algorithm="kd_tree").fit(X)
+
+
+def test_merge_kneighbors_orders_by_distance_then_index():
+    answers = [
+        (np.array([[1, 2, 2]]), np.array([[7, 3, 9]])),
+        (np.array([[0, 2]]), np.array([[12, 4]])),
+        (np.array([[2]]), np.array([[1]])),
+    ]
+    dist, idx = merge_kneighbors(answers, 4)
+    np.testing.assert_array_equal(dist, [[0, 1, 2, 2]])
+    np.testing.assert_array_equal(idx, [[12, 7, 1, 3]])
+    # A partial merge keeps everything its answers hold.
+    assert merge_kneighbors(answers, 7)[1].tolist() == [[12, 7, 1, 3, 4, 9]]
+    with pytest.raises(ValueError, match="n_neighbors must be at least 1"):
+        merge_kneighbors(answers, 0)
+
+
+@given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(1, 40))
+@settings(max_examples=30, deadline=None)
+def test_merged_shards_answer_like_one_index(seed, n_shards, k):
+    rng = np.random.default_rng(seed)
+    B = rng.integers(0, 2, size=(40, 5))  # 5 bits: ties everywhere
+    Q = rng.integers(0, 2, size=(3, 5))
+    bounds = np.unique(np.concatenate([[0, 40], rng.integers(1, 40, n_shards - 1)]))
+    answers = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        shard = HammingNeighbors(n_neighbors=min(k, stop - start), backend="numpy").fit(B[start:stop])
+        dist, idx = shard.kneighbors(Q)
+        answers.append((dist, idx + start))
+    expected = HammingNeighbors(n_neighbors=k, backend="numpy").fit(B).kneighbors(Q)
+    for got, want in zip(merge_kneighbors(answers, k), expected):
+        np.testing.assert_array_equal(got, want)
