@@ -134,22 +134,15 @@ def search_only(args) -> dict:
     import faiss
     import torch
 
-    # PairDistiller.kneighbors runs this search, but against a distiller fitted
-    # on all n rows, and that fit's own search of every row is the hours this
-    # mode exists to avoid: no fit setting skips it. So the distiller's kernel
-    # and preprocessing are called directly.
-    from skdistillhash._torch._device import resolve_device
-    from skdistillhash._torch._knn import inner_product_knn
-    from skdistillhash.distill import _unit_rows
+    # The distiller's search without a fit (whose search of every row is the
+    # hours this mode exists to avoid): rounding onto its exact grid included.
+    from skdistillhash.distill import cosine_kneighbors
 
     X = clustered_features(args.n, args.d, args.clusters, args.seed)
     queries = slice(0, args.queries)
     start = time.perf_counter()
-    # The distiller's own preprocessing (unit rows on the exact grid), then its search.
-    features = _unit_rows(X, args.batch_size)
-    _, ours_idx = inner_product_knn(
-        features[queries], features, n_neighbors=args.k + 1, block_size=args.batch_size,
-        device=resolve_device(args.device),
+    _, ours_idx = cosine_kneighbors(
+        X, X[queries], n_neighbors=args.k + 1, block_size=args.batch_size, device=args.device
     )
     ours = time.perf_counter() - start
     rss_ours = peak_rss_gib()

@@ -30,6 +30,7 @@ import numpy as np
 from skdistillhash import PairDistiller
 from skdistillhash.benchmark import knn_pair_anchor, random_pair_anchor
 from skdistillhash.datasets import load, validation_split
+from skdistillhash.hashing import anchor_neighbor_batches
 
 
 def evaluate(distiller: PairDistiller, X: np.ndarray, y: np.ndarray) -> dict:
@@ -124,19 +125,16 @@ def tune(seed: int) -> None:
 
 def batch_labels(names, seed: int, n_batches: int = 20) -> None:
     """Precision of the labels of the first training batches, per similar threshold."""
-    # The batches DistillHash trains on, drawn by its own sampler, which has no
-    # public handle yet: drawing them from graph_ here would copy the sampler.
-    from skdistillhash._torch._sampler import AnchorNeighborSampler
-
     print("| data | similar_std_factor | similar share of batch pairs | similar precision "
           "| dissimilar share | dissimilar precision |")
     print("|---|---|---|---|---|---|")
     for name, X, y in datasets(names):
         for factor in (1.0, 1.5, 1.75, 2.0):
             distiller = PairDistiller(similar_std_factor=factor, random_state=seed).fit(X)
-            sampler = AnchorNeighborSampler(distiller.graph_, 256, np.random.RandomState(seed))
+            # The batches DistillHash trains on (its sampler, one epoch).
+            batches = anchor_neighbor_batches(distiller.graph_, 256, random_state=seed)
             counts = np.zeros(5)  # pairs, similar, true similar, dissimilar, true dissimilar
-            for idx, _ in zip(sampler, range(n_batches)):
+            for idx, _ in zip(batches, range(n_batches)):
                 labels = distiller.pair_labels(idx, idx)
                 same = y[idx][:, None] == y[idx][None, :]
                 counts += [idx.size * (idx.size - 1), (labels > 0).sum(), (same & (labels > 0)).sum(),

@@ -31,11 +31,11 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state, check_scalar
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
 
 from ._base import IntInterval
 from ._fitting import publish_fit, validation_probe
-from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_params
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._knn import inner_product_knn
 from ._torch._labels import PairLabeler, Rule, pair_similarities
@@ -298,7 +298,8 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         features = _unit_rows(X, self.block_size)
-
+        # The search of cosine_kneighbors, run here on the rounded rows, which
+        # the labeler keeps too, for similarities: the rule compares them in float32.
         sims, neighbors = inner_product_knn(
             features, n_neighbors=max(n_neighbors, neighborhood_size), block_size=self.block_size,
             device=device,
@@ -518,29 +519,18 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         array([1, 0, 1, 2, 0])
         """
         check_is_fitted(self)
-        n_fit = self.n_samples_fit_
-        n_candidates = n_fit - 1 if X is None else n_fit
         if n_neighbors is None:
-            n_neighbors = min(self.n_neighbors, n_fit - 1)
+            n_neighbors = min(self.n_neighbors, self.n_samples_fit_ - 1)
         check_scalar(n_neighbors, "n_neighbors", Integral, min_val=1)
-        if n_neighbors > n_candidates:
-            others = " other than the query itself (X is None)" if X is None else ""
-            raise ValueError(
-                f"Expected n_neighbors <= {n_candidates}, the number of training "
-                f"samples{others}; got n_neighbors={n_neighbors}."
-            )
-        # The training rows are kept by the labeler (and pickled with it). No
-        # database is the kernel's self-search, each row left out of its own.
-        features = self._labeler.features
-        queries, database = (features, None) if X is None else (self._validate_queries(X), features)
-        sims, idx = inner_product_knn(
-            queries, database, n_neighbors=int(n_neighbors), block_size=self.block_size,
-            device=resolve_device(self.device),
+        _check_n_neighbors(n_neighbors, self.n_samples_fit_, "training samples", "X" if X is None else None)
+        # The training rows are kept by the labeler (and pickled with it),
+        # already rounded: cosine_kneighbors would round them again, which
+        # can move a coordinate by a grid step.
+        dist, idx = _grid_kneighbors(
+            self._labeler.features, None if X is None else self._validate_queries(X),
+            n_neighbors=int(n_neighbors), block_size=self.block_size, device=resolve_device(self.device),
         )
-        if not return_distance:
-            return idx
-        # float64: 1 - s is exact there for every similarity on the grid.
-        return 1.0 - sims.astype(np.float64), idx
+        return (dist, idx) if return_distance else idx
 
     # ---------------------------------------------------------- pair labels
 
@@ -731,6 +721,122 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         # The output is a graph of int8 labels, whatever the input dtype.
         tags.transformer_tags.preserves_dtype = []
         return tags
+
+
+# ---------------------------------------------------------------------------
+# The distiller's search as a function
+
+
+@validate_params(
+    {
+        "X": ["array-like"],
+        "queries": ["array-like", None],
+        "n_neighbors": [IntInterval(1, None, closed="left")],
+        "block_size": [IntInterval(1, None, closed="left")],
+        "device": DEVICE_CONSTRAINT,
+    },
+    prefer_skip_nested_validation=True,
+)
+def cosine_kneighbors(
+    X, queries=None, *, n_neighbors: int, block_size: int = 4096, device: str | torch.device = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest rows of ``X`` by cosine distance, exactly: the distiller's search.
+
+    The search that :class:`~skdistillhash.PairDistiller` runs in ``fit``
+    and :meth:`~skdistillhash.PairDistiller.kneighbors`, without fitting one:
+    rows are scaled to unit norm and rounded onto the exact grid of the
+    module's notes, then compared in blocks of matrix products. The result
+    is the same for every ``block_size`` and ``device`` (TF32 products
+    aside, which torch leaves off), and ties go to the smaller index.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The rows searched. An all-zero row has distance 1 to every row.
+    queries : array-like of shape (n_queries, n_features), default=None
+        The rows whose neighbours are wanted. None queries the rows of ``X``,
+        each left out of its own neighbours (an exact duplicate of it is
+        still found), as :meth:`sklearn.neighbors.NearestNeighbors.kneighbors`
+        does with ``X=None``.
+    n_neighbors : int
+        Neighbours per query, at most ``n_samples`` (one less when
+        ``queries`` is None).
+    block_size : int, default=4096
+        Query rows per block (database blocks are 4 times wider); peak
+        memory is about ``4 * block_size ** 2`` floats beyond the rounded
+        rows.
+    device : str or torch.device, default="auto"
+        Where the products run: "auto" (CUDA when present, else the CPU),
+        "cpu", "cuda", "cuda:N", "mps" or a ``torch.device`` of those types.
+
+    Returns
+    -------
+    neigh_dist : ndarray of shape (n_queries, n_neighbors), dtype float64
+        Cosine distances ``1 - similarity`` of the rounded rows, ascending;
+        within ``2 * sqrt(n_features) * 2**-12`` of the distances of the rows
+        as given (see :meth:`~skdistillhash.PairDistiller.kneighbors`).
+    neigh_ind : ndarray of shape (n_queries, n_neighbors), dtype int64
+        Row indices into ``X``, nearest first.
+
+    See Also
+    --------
+    skdistillhash.PairDistiller.kneighbors : The same search against a
+        fitted distiller's training rows.
+    sklearn.neighbors.NearestNeighbors : With ``metric="cosine"``, the same
+        neighbours up to near-ties, which the rounding may swap.
+
+    Examples
+    --------
+    >>> from skdistillhash.distill import cosine_kneighbors
+    >>> X = [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0], [0.6, -0.8]]
+    >>> dist, idx = cosine_kneighbors(X, [[0.6, 0.8]], n_neighbors=2)
+    >>> idx, dist.round(3)
+    (array([[1, 2]]), array([[0.04, 0.2 ]]))
+
+    Without queries, each row's nearest other rows:
+
+    >>> cosine_kneighbors(X, n_neighbors=1)[1].ravel()
+    array([1, 0, 1, 2, 0])
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    if queries is not None:
+        queries = check_array(queries, dtype=[np.float64, np.float32], input_name="queries")
+        if queries.shape[1] != X.shape[1]:
+            raise ValueError(
+                f"queries has {queries.shape[1]} features, but X has {X.shape[1]}: "
+                "both must be rows of the same features."
+            )
+    _check_n_neighbors(n_neighbors, X.shape[0], "rows of X", "queries" if queries is None else None)
+    device = resolve_device(device)
+    return _grid_kneighbors(
+        _unit_rows(X, block_size), None if queries is None else _unit_rows(queries, block_size),
+        n_neighbors=n_neighbors, block_size=block_size, device=device,
+    )
+
+
+def _check_n_neighbors(n_neighbors: int, n_rows: int, rows: str, self_search: str | None) -> None:
+    """Raise unless ``n_neighbors`` fits the ``n_rows`` candidates, one less when
+    the argument named ``self_search`` is None and each row is left out of its own."""
+    n_candidates = n_rows if self_search is None else n_rows - 1
+    if n_neighbors > n_candidates:
+        others = "" if self_search is None else f" other than the query itself ({self_search} is None)"
+        raise ValueError(
+            f"Expected n_neighbors <= {n_candidates}, the number of {rows}{others}; "
+            f"got n_neighbors={n_neighbors}."
+        )
+
+
+def _grid_kneighbors(
+    features: np.ndarray, queries: np.ndarray | None, *, n_neighbors: int, block_size: int, device
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cosine_kneighbors` of rows already on the grid (``_unit_rows``)."""
+    # The kernel takes (queries, database); no database is its self-search.
+    sims, idx = inner_product_knn(
+        features if queries is None else queries, None if queries is None else features,
+        n_neighbors=n_neighbors, block_size=block_size, device=device,
+    )
+    # float64: 1 - s is exact there for every similarity on the grid.
+    return 1.0 - sims.astype(np.float64), idx
 
 
 # ---------------------------------------------------------------------------

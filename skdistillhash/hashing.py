@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import warnings
+from collections.abc import Iterator
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseHasher, IntInterval
 from ._fitting import publish_fit, validation_probe
-from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context, validate_params
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._networks import HashNetwork, build_backbone, build_head, on_device, set_hash_layer
 from ._torch._sampler import AnchorNeighborSampler
@@ -553,6 +554,82 @@ class DistillHash(BaseHasher):
         if str(self.device) == "cpu":
             return False
         return torch.cuda.is_available() or torch.backends.mps.is_available()
+
+
+@validate_params(
+    {
+        "graph": ["sparse matrix"],
+        "batch_size": [IntInterval(2, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def anchor_neighbor_batches(
+    graph: sp.spmatrix | sp.sparray, batch_size: int, *, random_state: int | np.random.RandomState | None = None
+) -> Iterator[np.ndarray]:
+    """One epoch of DistillHash's training batches: anchors and distilled neighbours.
+
+    Every sample is an anchor once, in a random order, ``batch_size // 2``
+    anchors per batch; each anchor brings one of its similar neighbours
+    (positive entries of its row of ``graph``), chosen at random, so that
+    every batch holds confident similar pairs. A batch is the sorted set of
+    these rows: an anchor without neighbours brings none, and a row drawn
+    twice appears once, so a batch may hold fewer than ``batch_size`` rows.
+
+    Read more in the :ref:`User Guide <hash-learning>`.
+
+    Parameters
+    ----------
+    graph : sparse matrix of shape (n_samples, n_samples)
+        The distilled pairs, such as the ``graph_`` of a fitted
+        :class:`~skdistillhash.PairDistiller`: positive entries are similar
+        pairs; other entries are ignored.
+    batch_size : int
+        Rows per batch at most: half anchors, half their neighbours, as
+        :class:`~skdistillhash.DistillHash`'s ``batch_size``.
+    random_state : int, RandomState instance or None, default=None
+        Draws the anchors' order and their neighbours: an int gives the same
+        epoch on every call. For successive epochs, as DistillHash draws
+        them, pass one ``RandomState`` instance to every call.
+
+    Returns
+    -------
+    batches : iterator of ndarray of shape (n_batch_rows,), dtype int64
+        The epoch's batches, ``ceil(n_samples / (batch_size // 2))`` of them:
+        sorted row indices of ``graph``, each at most once per batch. The
+        epoch is drawn when its first batch is asked for.
+
+    See Also
+    --------
+    skdistillhash.DistillHash : Trains on epochs of these batches.
+    skdistillhash.PairDistiller.pair_labels : Labels every pair of a batch.
+
+    Examples
+    --------
+    Six samples: 0, 1 and 2 similar in a chain, 3 and 4 similar, 5 similar to
+    none; the -1, a dissimilar pair, brings nobody. Two anchors per batch:
+
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from skdistillhash.hashing import anchor_neighbor_batches
+    >>> graph = sp.csr_matrix(np.array([
+    ...     [0, 1, 0, 0, -1, 0],
+    ...     [1, 0, 1, 0, 0, 0],
+    ...     [0, 1, 0, 0, 0, 0],
+    ...     [0, 0, 0, 0, 1, 0],
+    ...     [-1, 0, 0, 1, 0, 0],
+    ...     [0, 0, 0, 0, 0, 0],
+    ... ]))
+    >>> list(anchor_neighbor_batches(graph, 4, random_state=0))
+    [array([1, 2, 5]), array([1, 2, 3, 4]), array([0, 1, 3, 4])]
+    """
+    # A scipy sparse array may be 1-D.
+    if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
+        raise ValueError(
+            f"graph must be square, a row and a column per sample; got shape {graph.shape}."
+        )
+    # The sampler DistillHash trains with, for one epoch.
+    return iter(AnchorNeighborSampler(graph, batch_size, check_random_state(random_state)))
 
 
 def _distilled_graph(distiller, n_samples: int) -> sp.csr_matrix:

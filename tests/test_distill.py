@@ -392,3 +392,67 @@ def test_kneighbors_defaults_to_the_neighbours_fit_used():
     with pytest.warns(UserWarning, match="n_neighbors=5"):
         distiller = PairDistiller(device="cpu", random_state=0).fit(X)
     np.testing.assert_array_equal(distiller.kneighbors(return_distance=False), distiller.neighbors_)
+
+
+# -- cosine_kneighbors -----------------------------------------------------------
+
+
+def test_cosine_kneighbors_is_the_exact_search_ties_to_the_smaller_index(digits):
+    import torch
+
+    from skdistillhash.distill import cosine_kneighbors
+
+    X = digits[0][:200]
+    X = np.vstack([X, 2 * X[:10]])  # the same unit rows: ties at every distance
+    # A zero query is at distance 1 from every (non-negative) row: all tied.
+    Q = np.vstack([X[:5], np.zeros((1, X.shape[1])), np.random.default_rng(0).random((20, X.shape[1]))])
+    # Small blocks: several query and database blocks, merged.
+    dist, idx = cosine_kneighbors(X, Q, n_neighbors=15, block_size=16, device="cpu")
+    ref_dist, ref_idx = _brute_cosine_neighbours(Q, X, 15)
+    assert dist.dtype == np.float64 and idx.dtype == np.int64
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
+    np.testing.assert_array_equal(idx[:5, :2], np.c_[np.arange(5), np.arange(200, 205)])
+    np.testing.assert_array_equal(idx[5], np.arange(15))
+    # queries=None: each row is left out of its own neighbours, not its copy.
+    dist, idx = cosine_kneighbors(X, n_neighbors=15, block_size=16, device=torch.device("cpu"))
+    ref_dist, ref_idx = _brute_cosine_neighbours(X, X, 15, exclude_self=True)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(dist, ref_dist)
+    assert not np.any(idx == np.arange(len(X))[:, None])
+    np.testing.assert_array_equal(idx[:10, 0], np.arange(200, 210))
+    # The distiller's own search, to the bit.
+    distiller = PairDistiller(device="cpu", random_state=0).fit(X)
+    k = distiller.neighbors_.shape[1]
+    np.testing.assert_array_equal(cosine_kneighbors(X, n_neighbors=k)[1], distiller.neighbors_)
+    for ours, its in zip(cosine_kneighbors(X, Q, n_neighbors=7), distiller.kneighbors(Q, 7)):
+        np.testing.assert_array_equal(ours, its)
+
+
+def test_cosine_kneighbors_rejects_bad_input(digits):
+    from skdistillhash.distill import cosine_kneighbors
+
+    X = digits[0][:20]
+    n = len(X)
+    with pytest.raises(ValueError, match=rf"n_neighbors <= {n - 1}.*other than the query itself \(queries is None\)"):
+        cosine_kneighbors(X, n_neighbors=n)
+    with pytest.raises(ValueError, match=f"n_neighbors <= {n}, the number of rows of X;"):
+        cosine_kneighbors(X, X[:2], n_neighbors=n + 1)
+    assert cosine_kneighbors(X, X[:2], n_neighbors=n)[1].shape == (2, n)
+    with pytest.raises(ValueError, match="queries has 3 features, but X has 64"):
+        cosine_kneighbors(X, X[:2, :3], n_neighbors=1)
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        cosine_kneighbors(X[0], n_neighbors=1)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        cosine_kneighbors(np.where(X == X.max(), np.nan, X), n_neighbors=1)
+    with pytest.raises(ValueError, match="Input queries contains infinity"):
+        cosine_kneighbors(X, np.full((1, X.shape[1]), np.inf), n_neighbors=1)
+    for bad in (0, True, 2.5):
+        with pytest.raises(ValueError, match="'n_neighbors' parameter of cosine_kneighbors"):
+            cosine_kneighbors(X, n_neighbors=bad)
+    with pytest.raises(ValueError, match="'block_size' parameter of cosine_kneighbors"):
+        cosine_kneighbors(X, n_neighbors=1, block_size=0)
+    with pytest.raises(ValueError, match="device must be 'auto'"):
+        cosine_kneighbors(X, n_neighbors=1, device="tpu")
+    with pytest.raises(RuntimeError, match="cuda:7"):
+        cosine_kneighbors(X, n_neighbors=1, device="cuda:7")

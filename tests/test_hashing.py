@@ -599,3 +599,65 @@ def test_views_of_the_data_fit_like_the_data(small):
     a = DistillHash(n_bits=8, random_state=0, **FAST).fit(X)
     b = DistillHash(n_bits=8, random_state=0, **FAST).fit(view)
     np.testing.assert_array_equal(a.transform(X), b.transform(view))
+
+
+# -- anchor_neighbor_batches ------------------------------------------------------
+
+
+def test_anchor_neighbor_batches_are_the_epochs_distillhash_trains_on(small):
+    from skdistillhash.hashing import anchor_neighbor_batches
+
+    graph = PairDistiller(device="cpu", random_state=0).fit(small[0]).graph_
+    n = graph.shape[0]
+    for seed, batch_size in [(0, 128), (3, 25)]:
+        # The sampler DistillHash's fit trains with, on a RandomState of the seed.
+        sampler = hashing_module.AnchorNeighborSampler(graph, batch_size, np.random.RandomState(seed))
+        epochs = [list(sampler), list(sampler)]
+        ours = list(anchor_neighbor_batches(graph, batch_size, random_state=seed))
+        assert len(ours) == len(epochs[0]) == -(-n // (batch_size // 2))
+        assert all(np.array_equal(a, b) for a, b in zip(ours, epochs[0]))
+        # Successive epochs: one RandomState through successive calls, as DistillHash.
+        rng = np.random.RandomState(seed)
+        for epoch in epochs:
+            ours = list(anchor_neighbor_batches(graph, batch_size, random_state=rng))
+            assert all(np.array_equal(a, b) for a, b in zip(ours, epoch, strict=True))
+        for batch in ours:
+            assert batch.dtype == np.int64 and len(batch) <= batch_size
+            np.testing.assert_array_equal(batch, np.unique(batch))
+            assert graph[batch][:, batch].max() > 0  # a similar pair in every batch
+        np.testing.assert_array_equal(np.unique(np.concatenate(ours)), np.arange(n))
+
+
+def test_anchor_neighbor_batches_make_every_sample_an_anchor_once_per_epoch():
+    import scipy.sparse as sp
+
+    from skdistillhash.hashing import anchor_neighbor_batches
+
+    # No similar pair (the -1s are dissimilar ones): a batch is its anchors alone.
+    graph = -sp.eye(10, k=1, format="csr") - sp.eye(10, k=-1, format="csr")
+    for batch_size in (2, 3, 4, 8, 20, 64):
+        rng = np.random.RandomState(0)
+        for _ in range(3):
+            batches = list(anchor_neighbor_batches(graph, batch_size, random_state=rng))
+            assert [len(b) for b in batches[:-1]] == [batch_size // 2] * (len(batches) - 1)
+            np.testing.assert_array_equal(np.sort(np.concatenate(batches)), np.arange(10))
+
+
+def test_anchor_neighbor_batches_reject_bad_input():
+    import scipy.sparse as sp
+
+    from skdistillhash.hashing import anchor_neighbor_batches
+
+    graph = sp.csr_matrix(np.eye(4))
+    with pytest.raises(ValueError, match="'graph' parameter of anchor_neighbor_batches must be a sparse"):
+        list(anchor_neighbor_batches(np.eye(4), 4))
+    with pytest.raises(ValueError, match=r"graph must be square.*\(4, 3\)"):
+        anchor_neighbor_batches(sp.csr_matrix((4, 3)), 4)
+    for bad in (1, True, 2.0):
+        with pytest.raises(ValueError, match="'batch_size' parameter of anchor_neighbor_batches"):
+            anchor_neighbor_batches(graph, bad)
+    with pytest.raises(ValueError, match="'random_state' parameter of anchor_neighbor_batches"):
+        anchor_neighbor_batches(graph, 4, random_state="0")
+    pytest.importorskip("scipy", minversion="1.13")  # the first with 1-D sparse arrays
+    with pytest.raises(ValueError, match=r"graph must be square.*\(4,\)"):
+        anchor_neighbor_batches(sp.coo_array(np.ones(4)), 4)
