@@ -2,7 +2,7 @@
 
 Per data set, in one run:
 
-* **stages** of a default-settings fit, each timed by a wrapper around its
+* **stages** of a fit at ``--settings`` (default: the defaults), each timed by a wrapper around its
   method: distillation (``PairDistiller.fit``, the label table included),
   pair labels (``pair_labels``), backward, optimizer (``Adam.step``),
   forward (the rest of the training loop: network, loss, batching), the rest
@@ -84,13 +84,26 @@ def load(name: str) -> np.ndarray:
     return centres[rng.randint(100, size=100_000)] + 0.5 * rng.randn(100_000, 128).astype(np.float32)
 
 
-def hasher(device: str, **params) -> DistillHash:
-    """DistillHash as the main job builds it (32 bits, seed 0), with ``params`` set.
+#: ``--settings 15b7c28``: 15b7c28's defaults spelled out for this package (an
+#: MLP 784-1024-32 started at random, 50 epochs), so that its fits are the
+#: reference's fits, codes included; the reference itself keeps its defaults.
+SETTINGS = {
+    "defaults": {},
+    "15b7c28": dict(
+        hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5,
+        quantization_weight=0.1, batch_size=256, epochs=50,
+    ),
+}
+
+
+def hasher(device: str, settings: dict, **params) -> DistillHash:
+    """DistillHash as the main job builds it (32 bits, seed 0), with ``settings``
+    and then ``params`` set.
 
     The worker calls it with the ``--reference`` commit's package, whose
     ``make_hasher`` builds the same default DistillHash (since 321af00).
     """
-    return make_hasher("distillhash", 32, 0, device).set_params(**params)
+    return make_hasher("distillhash", 32, 0, device).set_params(**{**settings, **params})
 
 
 # --------------------------------------------------------------------- floor
@@ -143,11 +156,12 @@ def _sync(device):
 # -------------------------------------------------------------------- ours
 
 
-def epoch_seconds(X, distiller, device, e1, e2):
+def epoch_seconds(X, distiller, device, e1, e2, settings):
     """Marginal seconds per epoch of DistillHash.fit (the distillation cancels)."""
 
     def fit_seconds(epochs):
-        est = hasher(str(device), distiller=distiller, epochs=epochs, tol=0.0, n_iter_no_change=10**6)
+        est = hasher(str(device), settings, distiller=distiller, epochs=epochs, tol=0.0,
+                     n_iter_no_change=10**6)
         tic = time.perf_counter()
         est.fit(X)
         _sync(device)
@@ -156,14 +170,14 @@ def epoch_seconds(X, distiller, device, e1, e2):
     return (fit_seconds(e2) - fit_seconds(e1)) / (e2 - e1)
 
 
-def stage_seconds(X, device, fit_epochs) -> dict:
+def stage_seconds(X, device, fit_epochs, settings) -> dict:
     """Seconds per stage of one fit at default settings.
 
     Each stage's method is wrapped by a timer for the fit (a profiler would
     charge the optimizer's many small Python calls several times over);
     "forward" is the training loop's time outside the other stages.
     """
-    est = hasher(str(device), **({"epochs": fit_epochs} if fit_epochs else {}))
+    est = hasher(str(device), settings, **({"epochs": fit_epochs} if fit_epochs else {}))
     totals = {stage: 0.0 for stage in STAGES}
     originals = {}
 
@@ -218,11 +232,13 @@ def stage_seconds(X, device, fit_epochs) -> dict:
 # ------------------------------------------------------------ whole fits
 
 
-def whole_fit(dataset: str, device: str, fit_epochs: int | None, pythonpath: str | None) -> dict:
-    """One default fit in a fresh process: seconds, peak RSS, codes."""
+def whole_fit(dataset: str, device: str, fit_epochs: int | None, pythonpath: str | None,
+              settings: str = "defaults") -> dict:
+    """One fit at ``settings`` in a fresh process: seconds, peak RSS, codes."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "fit.npz"
-        cmd = [sys.executable, __file__, "--worker", dataset, str(out), "--device", device]
+        cmd = [sys.executable, __file__, "--worker", dataset, str(out), "--device", device,
+               "--settings", settings]
         if fit_epochs:
             cmd += ["--fit-epochs", str(fit_epochs)]
         env = dict(os.environ)
@@ -237,13 +253,13 @@ def _faster(best: dict | None, run: dict) -> dict:
     return run if best is None or run["seconds"] < best["seconds"] else best
 
 
-def worker(dataset: str, out: str, device: str, fit_epochs: int | None) -> None:
+def worker(dataset: str, out: str, device: str, fit_epochs: int | None, settings: dict) -> None:
     """Runs in the child: a default fit, timed; only public API that every commit
     since 321af00 (the first with ``skdistillhash.benchmark.make_hasher``) has."""
     X = load(dataset)
     params = {"epochs": fit_epochs} if fit_epochs else {}
     tic = time.perf_counter()
-    est = hasher(device, **params).fit(X)
+    est = hasher(device, settings, **params).fit(X)
     seconds = time.perf_counter() - tic
     np.savez(out, seconds=seconds, peak_bytes=peak_rss_bytes(), codes=est.predict(X), n_iter=est.n_iter_)
 
@@ -315,7 +331,9 @@ def images_per_second(n_images, size, device, epochs=2):
 
 def run(args) -> dict:
     device = torch.device(args.device)
-    report = {"device": str(device), "threads": torch.get_num_threads(), "load_start": os.getloadavg()[0]}
+    settings = SETTINGS[args.settings]
+    report = {"device": str(device), "threads": torch.get_num_threads(), "load_start": os.getloadavg()[0],
+              "settings": args.settings}
     with Worktree(args.reference) if args.reference else contextlib.nullcontext() as ref_path:
         for name in args.datasets:
             X = load(name)
@@ -325,15 +343,15 @@ def run(args) -> dict:
             # The floor's dense label matrix is n^2 bytes: only where that is small.
             with_floor = len(X) ** 2 <= MAX_DENSE_LABELS
             for _ in range(args.repeats):
-                ours = min(ours, epoch_seconds(X, distiller, device, 1, 1 + args.epochs))
+                ours = min(ours, epoch_seconds(X, distiller, device, 1, 1 + args.epochs, settings))
                 if with_floor:
                     floor = min(floor, floor_epoch_seconds(X, distiller, device, args.epochs))
             row.update(epoch=ours, floor=floor)
-            row["stages"] = stage_seconds(X, device, args.fit_epochs)
+            row["stages"] = stage_seconds(X, device, args.fit_epochs, settings)
             # Ours and the reference alternate; each keeps its fastest run.
             mine = theirs = None
             for _ in range(args.fit_repeats):
-                mine = _faster(mine, whole_fit(name, args.device, args.fit_epochs, None))
+                mine = _faster(mine, whole_fit(name, args.device, args.fit_epochs, None, args.settings))
                 if ref_path:
                     theirs = _faster(theirs, whole_fit(name, args.device, args.fit_epochs, ref_path))
             row["fit"] = {"seconds": float(mine["seconds"]), "peak_bytes": int(mine["peak_bytes"]), "epochs": int(mine["n_iter"])}
@@ -394,6 +412,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs; the minimum counts")
     parser.add_argument("--fit-epochs", type=int, default=None, help="cap the whole fits (default: DistillHash's)")
     parser.add_argument("--reference", default=None, help="a commit to compare whole fits with")
+    parser.add_argument("--settings", choices=sorted(SETTINGS), default="defaults",
+                        help="this package's DistillHash settings: its defaults, or 15b7c28's "
+                             "defaults spelled out (same codes as --reference 15b7c28)")
     parser.add_argument("--fit-repeats", type=int, default=2, help="alternating whole fits; the fastest counts")
     parser.add_argument("--json", default=None, help="also write the report here")
     parser.add_argument("--images", type=int, default=0, help="also time resnet18 fine-tuning on N images")
@@ -401,7 +422,7 @@ def main(argv=None):
     parser.add_argument("--worker", nargs=2, metavar=("DATASET", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        worker(*args.worker, args.device, args.fit_epochs)
+        worker(*args.worker, args.device, args.fit_epochs, SETTINGS[args.settings])
         return
     args.datasets = [name for name in args.datasets if name != "none"]
     report = run(args)
