@@ -524,8 +524,10 @@ class DistillHash(BaseHasher):
     def decision_function(self, X) -> np.ndarray:
         """The continuous codes ``h = tanh(f(x))`` before the sign.
 
-        Encodes in batches in eval mode: a row's code never depends on the
-        other rows, and memory stays bounded for millions of rows.
+        Encodes in batches in eval mode: a row's code does not depend on the
+        other rows (up to float rounding: torch's CPU matrix products round
+        differently for blocks of a handful of rows, by about 1e-7), and
+        memory stays bounded for millions of rows.
 
         Parameters
         ----------
