@@ -18,8 +18,9 @@ from joblib import effective_n_jobs
 
 from .._bits import to_words
 
-# 16 queries x 8192 codes: the uint64 XOR buffer is 1 MiB, inside a 2 MiB L2,
-# and each numpy call covers 131k pairs, so Python overhead stays below 5 %.
+# 16 queries x 8192 codes: the uint64 XOR buffer is 1 MiB, inside a typical
+# 2 MiB L2, and each numpy call covers 131k pairs, enough to make the Python
+# overhead per call small.
 _QUERY_BLOCK = 16
 _DB_BLOCK = 8192
 # Pending candidates (in units of k per query) that trigger a merge into the
