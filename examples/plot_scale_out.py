@@ -49,12 +49,16 @@ NPROBE = [1, 2, 4, 8, 16]
 # guard, the usual rule for scripts that start processes.
 if __name__ == "__main__":
     data = load_digits_split()
-    rng = np.random.default_rng(0)
-    X_big = np.concatenate(
-        [data.X_db + rng.normal(scale=0.05, size=data.X_db.shape) for _ in range(COPIES)]
-    ).astype(np.float32)
+    # A lazy dask array, as a collection on a cluster would be (read from
+    # storage where it lives); generated here from the digits, chunk by chunk.
+    n_db, n_features = data.X_db.shape
+    noise = da.random.RandomState(0).normal(scale=0.05, size=(COPIES * n_db, n_features),
+                                            chunks=(n_db, n_features))
+    X_dask = (da.concatenate([da.from_array(data.X_db, chunks=-1)] * COPIES) + noise)
+    X_dask = X_dask.astype(np.float32).rechunk((COPIES * n_db // 4 + 1, n_features))
+    X_big = X_dask.compute()  # in memory too, for the in-process reference
     y_big = np.tile(data.y_db, COPIES)
-    sample = rng.choice(len(X_big), size=len(data.X_db), replace=False)
+    sample = np.random.default_rng(0).choice(len(X_big), size=n_db, replace=False)
     hasher = DistillHash(n_bits=64, epochs=EPOCHS, device="cpu", random_state=0)
     hasher.fit(X_big[sample])
     query_codes = hasher.predict(data.X_query)
@@ -80,7 +84,6 @@ if __name__ == "__main__":
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address=None) as cluster, \
             Client(cluster):
-        X_dask = da.from_array(X_big, chunks=(len(X_big) // 4 + 1, -1))
         codes = encode(hasher, X_dask).persist()
         assert np.array_equal(codes.compute(), codes_local)  # chunk by chunk = in memory
         sharded = DaskHammingNeighbors(n_neighbors=K, packed=True).fit(codes)
