@@ -51,7 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._bits import check_packed, to_words
 from ._hamming import _faiss
 from ._sklearn_compat import Interval, StrOptions, validate_params
-from .metrics import _ap_by_index, _check_labels, _encode_labels
+from .metrics import _ap_of_ranked, _check_labels, _encode_labels
 from .neighbors import HammingNeighbors
 
 __all__ = ["compare_to_exact", "nprobe_sweep", "to_faiss_index"]
@@ -333,13 +333,9 @@ def _relevance_of(ids, y_queries, y_db):
 
 
 def _map_of_lists(rel) -> float:
-    """MAP@k of ranked lists, given the relevance of each rank (n_queries, k)."""
-    # The metrics' AP@k ranks items by (distance, index); giving each item its
-    # rank as distance keeps the given order, so the lists are scored by the
-    # very definition mean_average_precision uses.
-    k = rel.shape[1]
-    ranks = np.broadcast_to(np.arange(k, dtype=np.int32), rel.shape)
-    return float(_ap_by_index(ranks, rel, k=k, n_bits=k).mean())
+    """MAP@k of ranked lists, given the relevance of each rank (n_queries, k):
+    the AP@k of mean_average_precision, on lists already in order."""
+    return float(_ap_of_ranked(rel).mean())
 
 
 def _score_index(index, neighbors, ref, n_repeats) -> dict:

@@ -22,7 +22,6 @@ from scipy.sparse import issparse
 from scipy.special import digamma
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted
 
 from ._bits import check_bits, check_packed, pack_bits
 from ._hamming import pairwise_hamming
@@ -234,10 +233,14 @@ def _tie_groups(dist: np.ndarray, rel: np.ndarray, n_bits: int):
 
 
 def _ap_by_index(dist, rel, *, k: int, n_bits: int) -> np.ndarray:
-    rel_top = _top_k_relevance(dist, rel, k, n_bits)
+    return _ap_of_ranked(_top_k_relevance(dist, rel, k, n_bits))
+
+
+def _ap_of_ranked(rel_top: np.ndarray) -> np.ndarray:
+    """AP@k of ranked lists, from the relevance of each rank (n_queries, k)."""
     hits = np.cumsum(rel_top, axis=1)
-    precision_sum = (rel_top * hits / np.arange(1, k + 1)).sum(axis=1)
-    return np.divide(precision_sum, hits[:, -1], out=np.zeros(len(rel)),
+    precision_sum = (rel_top * hits / np.arange(1, rel_top.shape[1] + 1)).sum(axis=1)
+    return np.divide(precision_sum, hits[:, -1], out=np.zeros(len(rel_top)),
                      where=hits[:, -1] > 0)
 
 
