@@ -47,10 +47,16 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from sklearn.utils import Bunch
+from torch import nn
 
 from ._base import IntInterval
 from ._sklearn_compat import StrOptions, validate_params
+from ._torch._device import resolve_device
+from ._torch._networks import build_backbone
+from ._torch._train import encode
 
 __all__ = [
     "DATASETS",
@@ -1004,9 +1010,6 @@ def load_sample_photo_crops(
     >>> crops.target[:4].tolist()
     [0, 0, 1, 1]
     """
-    import torch
-    import torch.nn.functional as F
-
     rng = np.random.RandomState(random_state)
     photos, names = _bundled_photos()
     crops, labels = [], []
@@ -1149,27 +1152,27 @@ def load(name: str, *, root: str | os.PathLike | None = None, device: str = "aut
     )
 
 
+class _ImageNetInput(nn.Module):
+    """Grey (n, 1, H, W) pixels in [0, 1] made the input an ImageNet backbone
+    expects: repeated over 3 channels, resized to LITE0_SIZE, normalised.
+    3-channel images pass as they are (already normalised)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.from_numpy(IMAGENET_MEAN)[:, None, None])
+        self.register_buffer("std", torch.from_numpy(IMAGENET_STD)[:, None, None])
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if batch.shape[1] != 1:
+            return batch
+        batch = F.interpolate(batch.expand(-1, 3, -1, -1), size=LITE0_SIZE, mode="bilinear", align_corners=False)
+        return (batch - self.mean) / self.std
+
+
 def _lite0_features(images: np.ndarray, device: str, batch_size: int = 256) -> np.ndarray:
-    """Pooled EfficientNet-Lite0 (ImageNet) features of (n, C, H, W) images in [0, 1]
-    (grey images are repeated over 3 channels, resized to LITE0_SIZE and
-    ImageNet-normalised) or already normalised 3-channel images."""
-    import torch
-    import torch.nn.functional as F
-
-    from ._torch._device import resolve_device
-    from ._torch._networks import build_backbone
-
+    """Pooled EfficientNet-Lite0 (ImageNet) features of (n, C, H, W) images: grey
+    pixels in [0, 1], or already normalised 3-channel images."""
     torch_device = resolve_device(device)
     backbone = build_backbone("efficientnet_lite0", "imagenet", torch.Generator().manual_seed(0))
-    backbone = backbone.to(torch_device).eval()
-    mean = torch.from_numpy(IMAGENET_MEAN)[:, None, None].to(torch_device)
-    std = torch.from_numpy(IMAGENET_STD)[:, None, None].to(torch_device)
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32)).to(torch_device)
-            if batch.shape[1] == 1:  # grey pixels in [0, 1]
-                batch = F.interpolate(batch.expand(-1, 3, -1, -1), size=LITE0_SIZE, mode="bilinear", align_corners=False)
-                batch = (batch - mean) / std
-            out.append(backbone(batch).cpu().numpy())
-    return np.concatenate(out)
+    net = nn.Sequential(_ImageNetInput(), backbone).to(torch_device)
+    return encode(net, images, torch_device, batch_size)
