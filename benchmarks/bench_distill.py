@@ -85,8 +85,10 @@ def main(argv=None) -> dict:
 
     X = clustered_features(args.n, args.d, args.clusters, args.seed)
     rss_data = peak_rss_gib()
+    # The features as given (no whitening): FAISS searches the same ones.
     distiller = PairDistiller(
         strategy=args.strategy,
+        whiten_components=None,
         n_neighbors=args.k,
         neighborhood_size=min(5, args.k),
         device=args.device,

@@ -85,13 +85,14 @@ def load(name: str) -> np.ndarray:
 
 
 #: ``--settings 15b7c28``: 15b7c28's defaults spelled out for this package (an
-#: MLP 784-1024-32 started at random, 50 epochs), so that its fits are the
-#: reference's fits, codes included; the reference itself keeps its defaults.
+#: MLP 784-1024-32 started at random, 50 epochs, pairs of the features as given),
+#: so that its fits are the reference's fits, codes included; the reference
+#: itself keeps its defaults. "distiller" holds PairDistiller parameters.
 SETTINGS = {
     "defaults": {},
     "15b7c28": dict(
         hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5,
-        quantization_weight=0.1, batch_size=256, epochs=50,
+        quantization_weight=0.1, batch_size=256, epochs=50, distiller={"whiten_components": None},
     ),
 }
 
@@ -103,6 +104,10 @@ def hasher(device: str, settings: dict, **params) -> DistillHash:
     The worker calls it with the ``--reference`` commit's package, whose
     ``make_hasher`` builds the same default DistillHash (since 321af00).
     """
+    settings = dict(settings)
+    if "distiller" in settings:
+        # Built here, not in SETTINGS: the reference's package may not know the parameters.
+        settings["distiller"] = PairDistiller(**settings["distiller"])
     return make_hasher("distillhash", 32, 0, device).set_params(**{**settings, **params})
 
 
@@ -338,7 +343,7 @@ def run(args) -> dict:
         for name in args.datasets:
             X = load(name)
             row = {"shape": list(X.shape)}
-            distiller = PairDistiller(random_state=0, device=args.device).fit(X)
+            distiller = PairDistiller(random_state=0, device=args.device, **settings.get("distiller", {})).fit(X)
             ours, floor = np.inf, np.inf
             # The floor's dense label matrix is n^2 bytes: only where that is small.
             with_floor = len(X) ** 2 <= MAX_DENSE_LABELS

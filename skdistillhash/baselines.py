@@ -19,43 +19,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseHasher, IntInterval
 from ._fitting import publish_fit, validation_probe
+from ._pca import centre, mean_and_scale, principal_components
 from ._sklearn_compat import _fit_context
 
 __all__ = ["LSHHash", "ITQHash"]
-
-#: Inputs whose largest magnitude lies within 2**-64 .. 2**64 are used as
-#: they are: their squares, sums of squares and float32 projections are all
-#: far inside the float64 and float32 ranges. Others are rescaled first.
-_SAFE_EXPONENT = 64
-
-
-def _mean_and_scale(X: np.ndarray) -> tuple[np.ndarray, float]:
-    """Column means of ``X``, and the power of two to scale centred data by.
-
-    The scale is 1.0 for data of ordinary magnitude, else the power of two
-    that brings ``max |X|`` into [0.5, 1). Without it the covariance of data
-    near 1e300 overflows (near 1e-300 it underflows to zero), and so do the
-    float32 projections. Multiplying by a power of two is exact, and both
-    hashers take signs of linear functions of the centred data, so the scale
-    never changes the codes.
-    """
-    _, exponent = np.frexp(np.max(np.abs(X)))
-    if abs(exponent) <= _SAFE_EXPONENT:
-        return X.mean(axis=0), 1.0
-    # 2.0**1023 is the largest power of two; a max |X| that needs more is
-    # subnormal, and 2**1023 times it is still well inside the safe range.
-    scale = float(np.ldexp(1.0, min(-int(exponent), 1023)))
-    # Mean of the scaled data: the plain sum of values near 1e308 overflows.
-    return (X * scale).mean(axis=0) / scale, scale
-
-
-def _centre(X: np.ndarray, mean: np.ndarray, scale: float) -> np.ndarray:
-    """``(X - mean) * scale``, computed without overflow."""
-    # Scale first: X - mean itself overflows for values near 1e308.
-    Xc = X * scale
-    Xc -= mean * scale
-    return Xc
-
 
 def _random_orthogonal(n: int, rng: np.random.RandomState) -> np.ndarray:
     """A Haar-distributed random orthogonal ``(n, n)`` matrix (QR of a Gaussian)."""
@@ -64,38 +31,11 @@ def _random_orthogonal(n: int, rng: np.random.RandomState) -> np.ndarray:
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
-def _principal_components(Xc: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``n_components`` principal axes of centred data, deterministic signs.
-
-    Returns ``(components, explained_variance)`` with components of shape
-    ``(n_components, n_features)`` (orthonormal rows), sorted by decreasing
-    variance. Uses an eigendecomposition of the ``d x d`` covariance when
-    there are more samples than features (cheap for tall data), else a thin SVD.
-    Each component's largest-magnitude entry is made positive, so the result
-    does not depend on the LAPACK build's sign choices.
-    """
-    n_samples, n_features = Xc.shape
-    if n_samples >= n_features:
-        cov = Xc.T @ Xc
-        evals, evecs = np.linalg.eigh(cov)
-        order = np.argsort(evals)[::-1][:n_components]
-        components = evecs[:, order].T
-        variance = np.maximum(evals[order], 0.0) / (n_samples - 1)
-    else:
-        _, s, vt = np.linalg.svd(Xc, full_matrices=False)
-        components = vt[:n_components]
-        variance = s[:n_components] ** 2 / (n_samples - 1)
-    pivots = np.argmax(np.abs(components), axis=1)
-    signs = np.sign(components[np.arange(n_components), pivots])
-    signs[signs == 0] = 1.0
-    return components * signs[:, None], variance
-
-
 class _LinearHasher(BaseHasher):
     """A hasher whose outputs are linear in the centred data:
     ``decision_function(X) = ((X - mean_) * scale_) @ projection_``.
 
-    Subclasses fit ``mean_``, ``scale_`` (see ``_mean_and_scale``) and what
+    Subclasses fit ``mean_``, ``scale_`` (see ``mean_and_scale``) and what
     ``projection_`` is made of; DistillHash starts its hash layer from an
     ``ITQHash``'s ``mean_`` and ``projection_``.
     """
@@ -115,7 +55,7 @@ class _LinearHasher(BaseHasher):
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._project(_centre(X, self.mean_, self.scale_)).astype(np.float32)
+        return self._project(centre(X, self.mean_, self.scale_)).astype(np.float32)
 
     def _project(self, Xc: np.ndarray) -> np.ndarray:
         return Xc @ self.projection_
@@ -209,7 +149,7 @@ class LSHHash(_LinearHasher):
         probe = validation_probe(self)
         X = validate_data(probe, X, dtype=np.float64, ensure_min_samples=2)
         rng = check_random_state(self.random_state)
-        mean, scale = _mean_and_scale(X)
+        mean, scale = mean_and_scale(X)
         projections = rng.standard_normal((X.shape[1], self.n_bits))
         publish_fit(
             self,
@@ -364,9 +304,9 @@ class ITQHash(_LinearHasher):
             )
         rng = check_random_state(self.random_state)
 
-        mean, scale = _mean_and_scale(X)
-        Xc = _centre(X, mean, scale)
-        components, variance = _principal_components(Xc, self.n_bits)
+        mean, scale = mean_and_scale(X)
+        Xc = centre(X, mean, scale)
+        components, variance = principal_components(Xc, self.n_bits)
         V = Xc @ components.T
         del Xc
 

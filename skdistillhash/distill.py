@@ -5,7 +5,9 @@ confident labels, the supervision DistillHash learns its hash functions from.
 
 Exact arithmetic
 ----------------
-Rows are scaled to unit norm (slightly less, see ``_unit_rows``) and rounded
+The rows compared are the features as given or, by default, whitened
+(``whiten_components``; see ``_pca.Whitening``). They are scaled to unit
+norm (slightly less, see ``_unit_rows``) and rounded
 onto a grid of step 2**-12. Every product of two coordinates is then a
 multiple of 2**-24 and, by Cauchy-Schwarz, every partial sum of a dot product
 stays within [-1, 1], where float32 represents such multiples exactly: cosine
@@ -35,6 +37,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 from ._base import IntInterval
 from ._fitting import publish_fit, validation_probe
+from ._pca import Whitening
 from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_params
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._knn import inner_product_knn
@@ -49,6 +52,10 @@ _N_BINS = 100
 #: validation split (docs/benchmarks.md, "Pair distillation").
 #: (kappa_l, kappa_r) when left to None; kappa_r=None: d_r = d_l, binary initial labels.
 _STD_FACTORS = {"ssdh": (2.0, 2.0), "distillhash": (1.5, None)}
+#: Whitened axes when left to "auto": SSDH's rule compares the features as
+#: published; DistillHash's, whitened to 32 axes, was chosen on validation
+#: splits (docs/benchmarks.md, "Whitened distillation (the defaults now)").
+_WHITEN_COMPONENTS = {"ssdh": None, "distillhash": 32}
 #: Floor of the floats per chunk of pair labelling (16 MiB).
 _MIN_CHUNK_FLOATS = 1 << 22
 #: Dissimilar candidates drawn per row are capped at this many per wanted pair.
@@ -120,6 +127,16 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         pass rate of dissimilar candidates).
     metric : {"cosine"}, default="cosine"
         Similarity of features; the method is defined for cosine.
+    whiten_components : int, "auto" or None, default="auto"
+        Compare the features after PCA whitening: centred, projected on
+        their first ``whiten_components`` principal axes, each axis scaled
+        to unit variance (axes without variance are dropped), then compared
+        by cosine. Whitening keeps a few directions of high variance from
+        deciding every neighbourhood, a common step before cosine retrieval
+        (Jegou & Chum, 2012); the paper compares the features as given
+        (None). "auto" means 32 for "distillhash", chosen on validation
+        splits of four data sets (docs/benchmarks.md, "Whitened
+        distillation"), and None for "ssdh" (SSDH's rule as published).
     device : str, default="auto"
         Where the neighbour search and the labelling run: "auto", "cpu",
         "cuda" or "cuda:N".
@@ -148,6 +165,10 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     neighbors_ : ndarray of shape (n_samples_fit_, max(n_neighbors, neighborhood_size)), dtype int64
         Each training sample's nearest other samples, closest first; ties
         go to the smaller index.
+    n_whitened_axes_ : int
+        The axes the features are compared on after whitening, at most
+        ``whiten_components``; 0 when they are compared as given (no
+        whitening asked for, or training data without variance).
     distance_mode_ : float
         m, the mode of the sampled cosine distances.
     left_std_ : float
@@ -206,9 +227,11 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     >>> graph.shape, graph.dtype, sorted(set(graph.data.tolist()))
     ((1797, 1797), dtype('int8'), [-1, 1])
     >>> round(distiller.score(X, y), 3)
-    0.972
+    0.975
     >>> round(distiller.similar_precision_, 3), round(distiller.dissimilar_precision_, 3)
-    (0.97, 0.975)
+    (0.99, 0.96)
+    >>> distiller.n_whitened_axes_
+    32
 
     Labels of every pair of two batches, 0 where the pair is dropped:
 
@@ -217,7 +240,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     >>> distiller.pair_labels([0, 1, 2], [10, 11, 12])
     array([[ 1, -1, -1],
            [-1,  0, -1],
-           [-1,  0, -1]], dtype=int8)
+           [-1, -1, -1]], dtype=int8)
     """
 
     _parameter_constraints: dict = {
@@ -231,6 +254,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "n_dissimilar": [IntInterval(0, None, closed="left")],
         "n_pair_samples": [IntInterval(100, None, closed="left")],
         "metric": [StrOptions({"cosine"})],
+        "whiten_components": [IntInterval(1, None, closed="left"), StrOptions({"auto"}), None],
         "device": DEVICE_CONSTRAINT,
         "block_size": [IntInterval(1, None, closed="left")],
         "label_cache_bytes": [IntInterval(0, None, closed="left")],
@@ -250,6 +274,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_dissimilar: int = 5,
         n_pair_samples: int = 100_000,
         metric: str = "cosine",
+        whiten_components: int | str | None = "auto",
         device: str = "auto",
         block_size: int = 4096,
         label_cache_bytes: int = 2**29,
@@ -265,6 +290,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.n_dissimilar = n_dissimilar
         self.n_pair_samples = n_pair_samples
         self.metric = metric
+        self.whiten_components = whiten_components
         self.device = device
         self.block_size = block_size
         self.label_cache_bytes = label_cache_bytes
@@ -297,7 +323,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         n_neighbors, neighborhood_size = self._sizes_for(n)
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        features = _unit_rows(X, self.block_size)
+        n_axes = _WHITEN_COMPONENTS[self.strategy] if self.whiten_components == "auto" else self.whiten_components
+        whitening = None if n_axes is None else Whitening.fit(X, n_axes)
+        features = _unit_rows(X if whitening is None else whitening.transform(X), self.block_size)
         # The search of cosine_kneighbors, run here on the rounded rows, which
         # the labeler keeps too, for similarities: the rule compares them in float32.
         sims, neighbors = inner_product_knn(
@@ -350,6 +378,8 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         publish_fit(
             self, probe,
             neighbors_=neighbors,
+            n_whitened_axes_=0 if whitening is None else whitening.n_axes,
+            _whitening=whitening,
             distance_mode_=float(mode),
             left_std_=float(left_std),
             right_std_=float(right_std),
@@ -388,9 +418,11 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : array-like of shape (n_queries, n_features) or None
-            None, or the training data itself, gives ``graph_``. A row equal
-            (after scaling to unit norm) to a training sample gets that
-            sample's row of ``graph_``. Any other row is a new point: its +1
+            None, or the training data itself, gives ``graph_``. A row whose
+            compared features (whitened as fitted, scaled to unit norm)
+            equal a training sample's gets that sample's row of ``graph_``:
+            the sample itself, or without whitening any positive multiple
+            of it. Any other row is a new point: its +1
             entries are those of its ``n_neighbors`` nearest training
             samples that the rule distils similar, with its local structure
             taken among training samples; its -1 entries are up to
@@ -476,6 +508,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
         """The nearest training samples of each row by cosine distance, exactly.
 
+        The distance of the features the rule compares: whitened as fitted
+        (``n_whitened_axes_`` > 0), else as given.
+
         The distiller's own search, the one that made ``neighbors_``: rows
         scaled to unit norm on the exact grid of the module's notes, products
         in blocks of ``block_size`` on ``device``; ties go to the smaller
@@ -511,7 +546,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         >>> import numpy as np
         >>> from skdistillhash.distill import PairDistiller
         >>> X = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-1.0, 0.0], [0.6, -0.8]])
-        >>> distiller = PairDistiller(n_neighbors=2, neighborhood_size=1, random_state=0).fit(X)
+        >>> distiller = PairDistiller(
+        ...     n_neighbors=2, neighborhood_size=1, whiten_components=None, random_state=0
+        ... ).fit(X)
         >>> dist, idx = distiller.kneighbors([[0.6, 0.8]])
         >>> idx, dist.round(3)
         (array([[1, 2]]), array([[0.04, 0.2 ]]))
@@ -665,6 +702,8 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     def _validate_queries(self, X) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if self._whitening is not None:
+            X = self._whitening.transform(X)
         return _unit_rows(X, self.block_size)
 
     def _check_rows(self, idx, name: str) -> np.ndarray:
@@ -743,8 +782,8 @@ def cosine_kneighbors(
     """The nearest rows of ``X`` by cosine distance, exactly: the distiller's search.
 
     The search that :class:`~skdistillhash.PairDistiller` runs in ``fit``
-    and :meth:`~skdistillhash.PairDistiller.kneighbors`, without fitting one:
-    rows are scaled to unit norm and rounded onto the exact grid of the
+    and :meth:`~skdistillhash.PairDistiller.kneighbors` (on the features it
+    compares, whitened by default), without fitting one: rows are scaled to unit norm and rounded onto the exact grid of the
     module's notes, then compared in blocks of matrix products. The result
     is the same for every ``block_size`` and ``device`` (TF32 products
     aside, which torch leaves off), and ties go to the smaller index.

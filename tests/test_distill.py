@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.model_selection import GridSearchCV
 
@@ -44,10 +45,27 @@ def test_transform_of_training_data_is_the_graph(fitted):
     graph = distiller.graph_
     for out in (distiller.transform(), distiller.transform(X), distiller.transform(X.astype(np.float64))):
         assert (out != graph).nnz == 0
-    # Rows equal to training samples, in any order and any direction-preserving
-    # scale, are looked up: cosine does not see the scale.
+    # Rows equal to training samples, in any order, are looked up.
     rows = np.array([5, 3, 900, 3])
-    assert (distiller.transform(2.5 * X[rows]) != graph[rows]).nnz == 0
+    assert (distiller.transform(X[rows]) != graph[rows]).nnz == 0
+
+
+def test_without_whitening_rows_are_looked_up_at_any_scale(digits):
+    X, _ = digits
+    distiller = PairDistiller(whiten_components=None, device="cpu", random_state=0).fit(X)
+    assert distiller.n_whitened_axes_ == 0
+    # Cosine of the features as given does not see a row's scale.
+    rows = np.array([5, 3, 900, 3])
+    assert (distiller.transform(2.5 * X[rows]) != distiller.graph_[rows]).nnz == 0
+
+
+def compared_features(distiller, X_train, X):
+    """The features the distiller compares, from sklearn's PCA: ``X`` whitened
+    on the axes of ``X_train``, or as given (cosine ignores axis signs)."""
+    if not distiller.n_whitened_axes_:
+        return X
+    pca = PCA(distiller.n_whitened_axes_, whiten=True, svd_solver="full").fit(X_train.astype(np.float64))
+    return pca.transform(np.asarray(X, dtype=np.float64))
 
 
 def test_pair_labels_agree_with_graph_everywhere(fitted):
@@ -83,7 +101,8 @@ def test_new_rows_are_labelled_row_by_row(fitted):
     assert (parts != out).nnz == 0
     # Similar entries are among the new point's nearest training samples
     # (a little slack: the distiller's features are rounded).
-    nearest = np.argsort(-cosine_similarity(new, X), axis=1)[:, : distiller.n_neighbors + 3]
+    sims = cosine_similarity(compared_features(distiller, X, new), compared_features(distiller, X, X))
+    nearest = np.argsort(-sims, axis=1)[:, : distiller.n_neighbors + 3]
     positive = sp.csr_matrix(out > 0)
     for i in range(60):
         cols = positive.indices[positive.indptr[i] : positive.indptr[i + 1]]
@@ -137,7 +156,10 @@ def test_score_on_other_samples_uses_pairs_among_them(fitted):
 
 def test_distillhash_refines_ssdh(digits):
     X, y = digits
-    params = dict(similar_std_factor=1.5, dissimilar_std_factor=0.5, device="cpu", random_state=0)
+    # The same features for both (SSDH's rule alone would compare them as given).
+    params = dict(
+        similar_std_factor=1.5, dissimilar_std_factor=0.5, whiten_components=32, device="cpu", random_state=0
+    )
     ssdh = PairDistiller(strategy="ssdh", **params).fit(X)
     distilled = PairDistiller(**params).fit(X)
     # Same initial labels; distillation only drops pairs.
@@ -196,7 +218,10 @@ def test_thresholds_in_the_wrong_order_are_an_error(digits):
 
 @pytest.mark.parametrize(
     "params",
-    [{"strategy": "knn"}, {"n_neighbors": 0}, {"false_similar_rate": 1.0}, {"metric": "euclidean"}],
+    [
+        {"strategy": "knn"}, {"n_neighbors": 0}, {"false_similar_rate": 1.0}, {"metric": "euclidean"},
+        {"whiten_components": 0}, {"whiten_components": "all"},
+    ],
 )
 def test_invalid_parameters_are_rejected(params, digits):
     with pytest.raises(ValueError, match="parameter"):
@@ -211,12 +236,16 @@ def test_pair_labels_rejects_bad_indices(fitted):
         distiller.pair_labels([0.5], [1])
 
 
-def test_zero_rows_are_similar_to_nothing(fitted, digits):
-    distiller, X, _ = fitted
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_zero_rows_are_similar_to_nothing(strategy, digits):
+    # A convention of cosine on the features as given (whitening centres them).
+    X, _ = digits
+    params = dict(strategy=strategy, whiten_components=None, device="cpu", random_state=0)
+    distiller = PairDistiller(**params).fit(X)
     out = distiller.transform(np.zeros((2, X.shape[1])))
     assert not (out.data > 0).any()
     Xz = np.vstack([X[:300], np.zeros((3, X.shape[1]), dtype=X.dtype)])
-    zero_fit = PairDistiller(strategy=distiller.strategy, device="cpu", random_state=0).fit(Xz)
+    zero_fit = PairDistiller(**params).fit(Xz)
     assert not (zero_fit.graph_[300:] > 0).nnz
     labels = zero_fit.pair_labels(np.arange(303), np.arange(300, 303))
     assert not (labels > 0).any()
@@ -296,10 +325,28 @@ def test_a_failed_first_fit_leaves_an_unfitted_distiller():
 @pytest.mark.parametrize("scale", [1e-200, 1e-170, 1e300, 1e-310])
 def test_tiny_and_huge_rows_are_normalised_safely(digits, scale):
     X = digits[0][:300].astype(np.float64)
-    reference = PairDistiller(device="cpu", random_state=0).fit(X)
-    scaled = PairDistiller(device="cpu", random_state=0).fit(X * scale)
+    reference = PairDistiller(whiten_components=None, device="cpu", random_state=0).fit(X)
+    scaled = PairDistiller(whiten_components=None, device="cpu", random_state=0).fit(X * scale)
     assert scaled.graph_.nnz > 0
     assert (scaled.graph_ != reference.graph_).nnz == 0
+
+
+@pytest.mark.parametrize("scale", [2.0**-1060, 2.0**-1000, 2.0**-80, 2.0**1000])
+def test_whitening_is_safe_and_exact_at_any_magnitude(digits, scale):
+    # Scaling by a power of two is exact, and whitening undoes it: the same
+    # graph, bit for bit. 2**-1060 makes the digits subnormal (exactly), and
+    # their mean loses bits there: safe, not exact.
+    X = digits[0][:300].astype(np.float64)
+    reference = PairDistiller(device="cpu", random_state=0).fit(X)
+    scaled = PairDistiller(device="cpu", random_state=0).fit(X * scale)
+    assert reference.n_whitened_axes_ == scaled.n_whitened_axes_ == 32
+    assert scaled.graph_.nnz > 0
+    if scale < 2.0**-1022:
+        assert (scaled.graph_ != reference.graph_).nnz < 0.01 * reference.graph_.nnz
+        return
+    assert (scaled.graph_ != reference.graph_).nnz == 0
+    np.testing.assert_array_equal(scaled.pair_labels(np.arange(300), np.arange(300)),
+                                  reference.pair_labels(np.arange(300), np.arange(300)))
 
 
 def test_feature_names_out_and_set_output(digits):
@@ -347,8 +394,9 @@ def test_kneighbors_are_the_exact_cosine_neighbours_ties_to_the_smaller_index(di
     rng = np.random.default_rng(0)
     X = digits[0][:300]
     X = np.vstack([X, X[:10]])  # exact duplicates: ties at every distance
-    # Small blocks: several query and database blocks, merged.
-    distiller = PairDistiller(device="cpu", block_size=16, random_state=0).fit(X)
+    # Small blocks: several query and database blocks, merged. The features as
+    # given: the reference is cosine on them.
+    distiller = PairDistiller(whiten_components=None, device="cpu", block_size=16, random_state=0).fit(X)
     Q = np.vstack([X[:10], rng.random((30, X.shape[1]))])
     dist, idx = distiller.kneighbors(Q, 12)
     ref_dist, ref_idx = _brute_cosine_neighbours(Q, X, 12)
@@ -365,6 +413,37 @@ def test_kneighbors_are_the_exact_cosine_neighbours_ties_to_the_smaller_index(di
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_array_equal(dist, ref_dist)
     np.testing.assert_array_equal(idx[:10, 0], np.arange(300, 310))
+
+
+def test_whitened_kneighbors_are_the_cosine_neighbours_of_whitened_features(digits):
+    X = digits[0][:400]
+    distiller = PairDistiller(whiten_components=12, device="cpu", block_size=64, random_state=0).fit(X)
+    assert distiller.n_whitened_axes_ == 12
+    Q = X[:50] + np.random.default_rng(0).random((50, X.shape[1]))
+    dist, idx = distiller.kneighbors(Q, 10)
+    # Against sklearn's PCA(whiten=True): the same distances, up to the
+    # rounding of the distiller's grid (so near-ties may swap).
+    ref = 1.0 - cosine_similarity(compared_features(distiller, X, Q), compared_features(distiller, X, X))
+    tol = 2 * np.sqrt(12) * 2**-12
+    np.testing.assert_allclose(dist, np.take_along_axis(ref, idx, axis=1), atol=tol)
+    np.testing.assert_allclose(dist, np.sort(ref, axis=1)[:, :10], atol=tol)
+    # The training rows' own neighbours: neighbors_, found in the whitened space.
+    ref_train = 1.0 - cosine_similarity(compared_features(distiller, X, X))
+    np.fill_diagonal(ref_train, np.inf)
+    found = np.take_along_axis(ref_train, distiller.neighbors_, axis=1)
+    np.testing.assert_allclose(found, np.sort(ref_train, axis=1)[:, : found.shape[1]], atol=tol)
+
+
+def test_whitening_drops_axes_without_variance():
+    rng = np.random.RandomState(0)
+    # 3 informative columns, 4 constant ones: only 3 axes have variance.
+    X = np.hstack([rng.randn(60, 3), np.ones((60, 4))])
+    assert PairDistiller(whiten_components=5, device="cpu", random_state=0).fit(X).n_whitened_axes_ == 3
+    assert PairDistiller(whiten_components=2, device="cpu", random_state=0).fit(X).n_whitened_axes_ == 2
+    assert PairDistiller(strategy="ssdh", device="cpu", random_state=0).fit(X).n_whitened_axes_ == 0
+    # Data without variance are compared as given: every row is the same.
+    flat = PairDistiller(n_dissimilar=0, device="cpu", random_state=0).fit(np.ones((30, 3)))
+    assert flat.n_whitened_axes_ == 0 and (flat.graph_.data > 0).all()
 
 
 def test_kneighbors_rejects_bad_input(fitted):
@@ -421,8 +500,8 @@ def test_cosine_kneighbors_is_the_exact_search_ties_to_the_smaller_index(digits)
     np.testing.assert_array_equal(dist, ref_dist)
     assert not np.any(idx == np.arange(len(X))[:, None])
     np.testing.assert_array_equal(idx[:10, 0], np.arange(200, 210))
-    # The distiller's own search, to the bit.
-    distiller = PairDistiller(device="cpu", random_state=0).fit(X)
+    # The distiller's own search on the features as given, to the bit.
+    distiller = PairDistiller(whiten_components=None, device="cpu", random_state=0).fit(X)
     k = distiller.neighbors_.shape[1]
     np.testing.assert_array_equal(cosine_kneighbors(X, n_neighbors=k)[1], distiller.neighbors_)
     for ours, its in zip(cosine_kneighbors(X, Q, n_neighbors=7), distiller.kneighbors(Q, 7)):

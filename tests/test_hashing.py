@@ -158,7 +158,8 @@ def test_unknown_device(small):
 REFERENCE_CODES = Path(__file__).parent / "data" / "distillhash_codes_15b7c28.npz"
 #: 15b7c28's defaults, spelled out: later defaults differ.
 DEFAULTS_15B7C28 = dict(
-    hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5, quantization_weight=0.1, batch_size=256
+    hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5, quantization_weight=0.1, batch_size=256,
+    distiller=PairDistiller(whiten_components=None),
 )
 REFERENCE_CONFIGS = {
     "default": dict(DEFAULTS_15B7C28, n_bits=32),
