@@ -337,8 +337,8 @@ def test_whitening_is_safe_and_exact_at_any_magnitude(digits, scale):
     # graph, bit for bit. 2**-1060 makes the digits subnormal (exactly), and
     # their mean loses bits there: safe, not exact.
     X = digits[0][:300].astype(np.float64)
-    reference = PairDistiller(device="cpu", random_state=0).fit(X)
-    scaled = PairDistiller(device="cpu", random_state=0).fit(X * scale)
+    reference = PairDistiller(whiten_components=32, device="cpu", random_state=0).fit(X)
+    scaled = PairDistiller(whiten_components=32, device="cpu", random_state=0).fit(X * scale)
     assert reference.n_whitened_axes_ == scaled.n_whitened_axes_ == 32
     assert scaled.graph_.nnz > 0
     if scale < 2.0**-1022:
@@ -432,6 +432,32 @@ def test_whitened_kneighbors_are_the_cosine_neighbours_of_whitened_features(digi
     np.fill_diagonal(ref_train, np.inf)
     found = np.take_along_axis(ref_train, distiller.neighbors_, axis=1)
     np.testing.assert_allclose(found, np.sort(ref_train, axis=1)[:, : found.shape[1]], atol=tol)
+
+
+def test_auto_whitening_keeps_the_pairs_whose_neighbourhoods_agree(digits, monkeypatch):
+    import skdistillhash.distill as distill_module
+
+    X = digits[0][:600]
+    given = PairDistiller(whiten_components=None, device="cpu", random_state=0).fit(X)
+    whitened = PairDistiller(whiten_components=32, device="cpu", random_state=0).fit(X)
+    n_similar = [(fit.graph_.data > 0).sum() for fit in (given, whitened)]
+    # On the digits whitening breaks up the neighbourhoods: far fewer similar pairs.
+    assert n_similar[1] < 0.75 * n_similar[0]
+    auto = PairDistiller(device="cpu", random_state=0).fit(X)
+    assert auto.n_whitened_axes_ == 0 and (auto.graph_ != given.graph_).nnz == 0
+    # Where the whitened pairs are kept, they are those of whiten_components=32,
+    # bit for bit: both candidates draw the same random numbers.
+    monkeypatch.setattr(distill_module, "_AUTO_WHITEN_AGREEMENT", 0.0)
+    auto = PairDistiller(device="cpu", random_state=0).fit(X)
+    assert auto.n_whitened_axes_ == 32 and (auto.graph_ != whitened.graph_).nnz == 0
+    np.testing.assert_array_equal(auto.pair_labels(np.arange(99), np.arange(99)),
+                                  whitened.pair_labels(np.arange(99), np.arange(99)))
+    assert (auto.transform(X[:50] + 0.5) != whitened.transform(X[:50] + 0.5)).nnz == 0
+    # A RandomState instance ends where one fit leaves it.
+    one, two = np.random.RandomState(5), np.random.RandomState(5)
+    PairDistiller(device="cpu", random_state=one).fit(X)
+    PairDistiller(whiten_components=32, device="cpu", random_state=two).fit(X)
+    assert one.randint(1 << 30) == two.randint(1 << 30)
 
 
 def test_whitening_drops_axes_without_variance():
