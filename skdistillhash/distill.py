@@ -5,7 +5,7 @@ confident labels, the supervision DistillHash learns its hash functions from.
 
 Exact arithmetic
 ----------------
-The rows compared are the features as given or, by default, whitened
+The rows compared are the features as given or whitened
 (``whiten_components``; see ``_pca.Whitening``). They are scaled to unit
 norm (slightly less, see ``_unit_rows``) and rounded
 onto a grid of step 2**-12. Every product of two coordinates is then a
@@ -242,8 +242,8 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     >>> round(distiller.similar_precision_, 3), round(distiller.dissimilar_precision_, 3)
     (0.97, 0.975)
 
-Whitening broke up the digits' neighbourhoods, so ``"auto"`` kept the pairs
-of the features as given:
+    Whitening broke up the digits' neighbourhoods, so ``"auto"`` kept the
+    pairs of the features as given:
 
     >>> distiller.n_whitened_axes_
     0
@@ -425,7 +425,6 @@ of the features as given:
             _seed=seed,
             _n_draws=n_draws,
         )
-
 
     def fit_transform(self, X, y=None):
         """Fit, then return ``graph_`` (the distilled pairs of ``X``).
@@ -816,8 +815,9 @@ def cosine_kneighbors(
 
     The search that :class:`~skdistillhash.PairDistiller` runs in ``fit``
     and :meth:`~skdistillhash.PairDistiller.kneighbors` (on the features it
-    compares, whitened by default), without fitting one: rows are scaled to unit norm and rounded onto the exact grid of the
-    module's notes, then compared in blocks of matrix products. The result
+    compares, whitened where it whitens), without fitting one: rows are
+    scaled to unit norm and rounded onto the exact grid of the module's
+    notes, then compared in blocks of matrix products. The result
     is the same for every ``block_size`` and ``device`` (TF32 products
     aside, which torch leaves off), and ties go to the smaller index.
 
