@@ -33,6 +33,8 @@ from .distill import PairDistiller
 _FEATURE_ENCODE_BATCH = 8192
 #: alpha=None means this many over n_bits: 1/4 at 32 bits.
 _ALPHA_BITS = 8
+#: quantization_weight=None means n_bits over this, at most 1: 1/2 at 16 bits.
+_QUANTIZATION_BITS = 32
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
 _ITQ_INIT_ROWS = 65536
 
@@ -110,8 +112,11 @@ class DistillHash(BaseHasher):
         Scale of the inner product in ``Omega_ij`` (1/2 in the classic
         form). None means ``8 / n_bits``: ``Omega_ij`` spans [-8, 8] at every
         code length, so longer codes do not saturate the likelihood.
-    quantization_weight : float, default=1.0
-        Weight of the quantization term.
+    quantization_weight : float or None, default=None
+        Weight of the quantization term. None means ``min(1, n_bits / 32)``:
+        1 from 32 bits on, 1/2 at 16 bits, where a short code's few bits
+        are pulled to their signs less hard (chosen on validation splits,
+        docs/benchmarks.md, "Whitened distillation (the defaults now)").
     pair_weighting : {"balanced", "uniform"}, default="balanced"
         ``"balanced"``: similar and dissimilar pairs each carry half of the
         likelihood; ``"uniform"``: every pair counts the same.
@@ -198,7 +203,7 @@ class DistillHash(BaseHasher):
         "finetune_backbone": ["boolean"],
         "hash_layer_init": [StrOptions({"auto", "random", "itq"})],
         "alpha": [Interval(Real, 0, None, closed="neither"), None],
-        "quantization_weight": [Interval(Real, 0, None, closed="left")],
+        "quantization_weight": [Interval(Real, 0, None, closed="left"), None],
         "pair_weighting": [StrOptions({"balanced", "uniform"})],
         "epochs": [IntInterval(1, None, closed="left")],
         "batch_size": [IntInterval(2, None, closed="left")],
@@ -223,7 +228,7 @@ class DistillHash(BaseHasher):
         finetune_backbone=False,
         hash_layer_init="auto",
         alpha=None,
-        quantization_weight=1.0,
+        quantization_weight=None,
         pair_weighting="balanced",
         epochs=100,
         batch_size=128,
@@ -497,7 +502,10 @@ class DistillHash(BaseHasher):
     def _train_config(self) -> TrainConfig:
         return TrainConfig(
             alpha=_ALPHA_BITS / self.n_bits if self.alpha is None else self.alpha,
-            quantization_weight=self.quantization_weight,
+            quantization_weight=(
+                min(1.0, self.n_bits / _QUANTIZATION_BITS) if self.quantization_weight is None
+                else self.quantization_weight
+            ),
             balanced=self.pair_weighting == "balanced",
             epochs=self.epochs,
             learning_rate=self.learning_rate,
