@@ -20,7 +20,7 @@ def mean_and_scale(X: np.ndarray) -> tuple[np.ndarray, float]:
     near 1e300 overflows (near 1e-300 it underflows to zero), and so do the
     float32 projections. Multiplying by a power of two is exact, and both
     hashers take signs of linear functions of the centred data, so the scale
-    never changes the codes.
+    never changes the codes; whitening divides it out again.
     """
     _, exponent = np.frexp(np.max(np.abs(X)))
     if abs(exponent) <= _SAFE_EXPONENT:
@@ -38,7 +38,6 @@ def centre(X: np.ndarray, mean: np.ndarray, scale: float) -> np.ndarray:
     Xc = X * scale
     Xc -= mean * scale
     return Xc
-
 
 
 def principal_components(Xc: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +78,8 @@ class Whitening:
 
     The centred data are scaled by a power of two (:func:`mean_and_scale`),
     so data of any magnitude whiten without overflow, and ``X`` times a power
-    of two whitens to the same values, bit for bit.
+    of two whitens to the same values, bit for bit (unless it makes the data
+    subnormal, where their mean loses bits).
     """
 
     mean: np.ndarray
