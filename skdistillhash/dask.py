@@ -367,11 +367,7 @@ class DaskHammingNeighbors(_CodeSearch):
         """
         check_is_fitted(self)
         k = self._check_n_neighbors(n_neighbors)
-        if k > self.n_samples_fit_:
-            raise ValueError(
-                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, "
-                f"n_samples_fit = {self.n_samples_fit_}."
-            )
+        self._check_k_for_queries(k)
         queries = dask.delayed(self._validate_queries(B), pure=True)
         status = getattr(self._scheduler, "status", "running")
         if status != "running":

@@ -58,6 +58,14 @@ class _CodeSearch(BaseEstimator):
             raise ValueError(f"Expected n_neighbors > 0. Got {n_neighbors}.")
         return int(n_neighbors)
 
+    def _check_k_for_queries(self, k: int) -> None:
+        """Queries other than the database have at most every fitted code as neighbours."""
+        if k > self.n_samples_fit_:
+            raise ValueError(
+                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, "
+                f"n_samples_fit = {self.n_samples_fit_}."
+            )
+
 
 class HammingNeighbors(_CodeSearch):
     """Exact k-nearest-neighbour and radius search over binary codes.
@@ -273,11 +281,7 @@ class HammingNeighbors(_CodeSearch):
             dist, idx = _drop_self(*self._get_index().knn(self.codes_, k + 1))
         else:
             queries = self._validate_queries(B)
-            if k > n:
-                raise ValueError(
-                    "Expected n_neighbors <= n_samples_fit, but n_neighbors = "
-                    f"{k}, n_samples_fit = {n}."
-                )
+            self._check_k_for_queries(k)
             dist, idx = self._get_index().knn(queries, k)
         return (dist, idx) if return_distance else idx
 

@@ -16,6 +16,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.model_selection import GridSearchCV
 
+from skdistillhash.benchmark import knn_pair_anchor, random_pair_anchor
 from skdistillhash.distill import PairDistiller
 
 STRATEGIES = ["distillhash", "ssdh"]
@@ -119,26 +120,13 @@ def test_same_random_state_same_graph_and_blocking_does_not_matter(digits):
     assert (one != other).nnz > 0
 
 
-def knn_precision_same_pairs(distiller, y):
-    """Precision of the symmetrized kNN graph with the distilled pair count."""
-    n = distiller.n_samples_fit_
-    target = (distiller.graph_ > 0).sum() / 2
-    best = None
-    for k in range(1, distiller.neighbors_.shape[1] + 1):
-        rows = np.repeat(np.arange(n), k)
-        knn = sp.coo_matrix((np.ones(rows.size), (rows, distiller.neighbors_[:, :k].ravel())), (n, n))
-        pairs = sp.triu(knn + knn.T, k=1).tocoo()
-        if best is None or abs(pairs.nnz - target) < best[0]:
-            best = (abs(pairs.nnz - target), np.mean(y[pairs.row] == y[pairs.col]))
-    return best[1]
-
-
 def test_distilled_pairs_beat_knn_and_random_pairs_on_digits(fitted):
     distiller, X, y = fitted
     score = distiller.score(X, y)
     assert score == pytest.approx((distiller.similar_precision_ + distiller.dissimilar_precision_) / 2)
-    knn = knn_precision_same_pairs(distiller, y)
-    random_pairs = 1 - np.sum((np.bincount(y) / y.size) ** 2)
+    # The kNN graph with as many pairs as the distilled similar pairs.
+    _, _, knn = knn_pair_anchor(distiller, y)
+    random_pairs = random_pair_anchor(y)
     # "Markedly": at least a third fewer wrong similar pairs than kNN.
     assert 1 - distiller.similar_precision_ < (1 - knn) * 2 / 3
     assert distiller.dissimilar_precision_ > random_pairs + 0.05
