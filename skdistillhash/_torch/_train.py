@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._denormals import flushing_denormals
 from ._loss import pairwise_nll, quantization_loss
 
 
@@ -56,7 +56,7 @@ def train_hash_network(
     """
     device = inputs.device
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay, foreach=True)
-    with _flushing_denormals(device):
+    with flushing_denormals(device):
         return _train(net, inputs, batches, pair_labels, optimizer, config)
 
 
@@ -110,36 +110,6 @@ def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) ->
                 )
             break
     return result
-
-
-@contextmanager
-def _flushing_denormals(device: torch.device):
-    """Treat subnormal floats as zero on the CPU while training; restore the setting after.
-
-    Adam's first moment of a weight whose gradient is almost always 0 (an
-    input feature that is rarely non-zero, such as a border pixel) decays by
-    0.9 a step into the subnormal range, where x86 arithmetic is tens of
-    times slower: on 10,000 Fashion-MNIST images a third of the first layer's
-    moments are subnormal after ten epochs and the optimizer step triples.
-    Flushing changes nothing a fit computes above 1e-38: an update of that
-    size leaves every weight as it was (the codes and losses equal those
-    computed without flushing; tests/test_hashing.py).
-    """
-    if device.type != "cpu":
-        yield
-        return
-    was_on = _flushes_denormals()
-    supported = torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if supported:
-            torch.set_flush_denormal(was_on)
-
-
-def _flushes_denormals() -> bool:
-    # torch can set the mode but not report it: a subnormal product tells.
-    return torch.tensor(1e-40, dtype=torch.float32).mul(1.0).item() == 0.0
 
 
 def _checked_labels(labels, n: int) -> np.ndarray:
