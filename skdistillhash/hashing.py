@@ -33,8 +33,6 @@ from .distill import PairDistiller
 _FEATURE_ENCODE_BATCH = 8192
 #: alpha=None means this many over n_bits: 1/4 at 32 bits.
 _ALPHA_BITS = 8
-#: quantization_weight=None means n_bits over this, at most 1: 1/2 at 16 bits.
-_QUANTIZATION_BITS = 32
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
 _ITQ_INIT_ROWS = 65536
 
@@ -112,11 +110,17 @@ class DistillHash(BaseHasher):
         Scale of the inner product in ``Omega_ij`` (1/2 in the classic
         form). None means ``8 / n_bits``: ``Omega_ij`` spans [-8, 8] at every
         code length, so longer codes do not saturate the likelihood.
-    quantization_weight : float or None, default=None
-        Weight of the quantization term. None means ``min(1, n_bits / 32)``:
-        1 from 32 bits on, 1/2 at 16 bits, where a short code's few bits
-        are pulled to their signs less hard (chosen on validation splits,
-        docs/benchmarks.md, "Whitened distillation (the defaults now)").
+    quantization_weight : float, default=1.0
+        Weight of the quantization term.
+    quantization_warmup : float, default=0.1
+        Fraction of ``epochs`` over which the quantization weight grows
+        linearly, step by step, from 0 to ``quantization_weight`` (a
+        continuation, as in HashNet; not in DistillHash's paper): the outputs
+        are not pulled to their signs before the pairs have shaped them.
+        Early stopping counts from the end of the warm-up, during which the
+        loss grows with its weight. ``0`` applies the full weight from the
+        first step. A warm start continues at the full weight. Chosen on
+        validation splits (docs/benchmarks.md, "Quantization warm-up").
     pair_weighting : {"balanced", "uniform"}, default="balanced"
         ``"balanced"``: similar and dissimilar pairs each carry half of the
         likelihood; ``"uniform"``: every pair counts the same.
@@ -203,7 +207,8 @@ class DistillHash(BaseHasher):
         "finetune_backbone": ["boolean"],
         "hash_layer_init": [StrOptions({"auto", "random", "itq"})],
         "alpha": [Interval(Real, 0, None, closed="neither"), None],
-        "quantization_weight": [Interval(Real, 0, None, closed="left"), None],
+        "quantization_weight": [Interval(Real, 0, None, closed="left")],
+        "quantization_warmup": [Interval(Real, 0, 1, closed="both")],
         "pair_weighting": [StrOptions({"balanced", "uniform"})],
         "epochs": [IntInterval(1, None, closed="left")],
         "batch_size": [IntInterval(2, None, closed="left")],
@@ -228,7 +233,8 @@ class DistillHash(BaseHasher):
         finetune_backbone=False,
         hash_layer_init="auto",
         alpha=None,
-        quantization_weight=None,
+        quantization_weight=1.0,
+        quantization_warmup=0.1,
         pair_weighting="balanced",
         epochs=100,
         batch_size=128,
@@ -250,6 +256,7 @@ class DistillHash(BaseHasher):
         self.hash_layer_init = hash_layer_init
         self.alpha = alpha
         self.quantization_weight = quantization_weight
+        self.quantization_warmup = quantization_warmup
         self.pair_weighting = pair_weighting
         self.epochs = epochs
         self.batch_size = batch_size
@@ -376,7 +383,7 @@ class DistillHash(BaseHasher):
             distiller, features, backbone, head = self._initialize_warm(X, device, rng, digest)
         else:
             distiller, features, backbone, head = self._initialize(X, device, rng)
-        result = self._fit_loop(X, features, distiller, backbone, head, device, rng)
+        result = self._fit_loop(X, features, distiller, backbone, head, device, rng, warm)
 
         history = (self.loss_curve_, self.pairs_per_epoch_, self.n_iter_) if warm else ([], [], 0)
         net = HashNetwork(head, backbone).cpu().eval()
@@ -449,7 +456,7 @@ class DistillHash(BaseHasher):
             distiller.fit(features)
         return distiller, features, fitted.backbone, fitted.head
 
-    def _fit_loop(self, X: np.ndarray, features: np.ndarray, distiller, backbone, head, device, rng):
+    def _fit_loop(self, X: np.ndarray, features: np.ndarray, distiller, backbone, head, device, rng, warm: bool):
         """Train the head (and the backbone, if fine-tuned) on the distilled pairs."""
         graph = _distilled_graph(distiller, features.shape[0])
         if self.verbose:
@@ -459,7 +466,7 @@ class DistillHash(BaseHasher):
         inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
         result = train_hash_network(
             net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
-            list(net.parameters()), self._train_config(),
+            list(net.parameters()), self._train_config(warm),
         )
         _warn_if_nothing_learned(result.pairs_per_epoch, graph)
         return result
@@ -499,13 +506,10 @@ class DistillHash(BaseHasher):
             self._init_hash_layer_itq(head, features, device, rng)
         return head
 
-    def _train_config(self) -> TrainConfig:
+    def _train_config(self, warm: bool) -> TrainConfig:
         return TrainConfig(
             alpha=_ALPHA_BITS / self.n_bits if self.alpha is None else self.alpha,
-            quantization_weight=(
-                min(1.0, self.n_bits / _QUANTIZATION_BITS) if self.quantization_weight is None
-                else self.quantization_weight
-            ),
+            quantization_weight=self.quantization_weight,
             balanced=self.pair_weighting == "balanced",
             epochs=self.epochs,
             learning_rate=self.learning_rate,
@@ -513,6 +517,8 @@ class DistillHash(BaseHasher):
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
+            # A continued network is already quantized: no second warm-up.
+            warmup_epochs=0 if warm else round(self.quantization_warmup * self.epochs),
         )
 
     def _init_hash_layer_itq(self, head, features: np.ndarray, device, rng) -> None:

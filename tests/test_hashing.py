@@ -53,7 +53,9 @@ def test_seeding_does_not_touch_global_torch_rng(small):
 
 
 def test_loss_decreases_and_verbose_reports_epochs(small, capsys):
-    est = DistillHash(n_bits=16, random_state=0, verbose=1, **{**FAST, "epochs": 6}).fit(small[0])
+    # No warm-up: a fixed objective, whose loss must fall.
+    est = DistillHash(n_bits=16, random_state=0, verbose=1, quantization_warmup=0.0, **{**FAST, "epochs": 6})
+    est.fit(small[0])
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 6
@@ -61,11 +63,21 @@ def test_loss_decreases_and_verbose_reports_epochs(small, capsys):
     assert est.loss_curve_[-1] < est.loss_curve_[0]
 
 
-def test_early_stopping_on_plateau(small):
-    est = DistillHash(n_bits=8, random_state=0, tol=1e9, n_iter_no_change=2, **{**FAST, "epochs": 30})
+@pytest.mark.parametrize("warmup, stopped_at", [(0.0, 3), (0.2, 9)])
+def test_early_stopping_on_plateau_counts_from_the_end_of_the_warmup(small, warmup, stopped_at):
+    est = DistillHash(
+        n_bits=8, random_state=0, tol=1e9, n_iter_no_change=2, **{**FAST, "epochs": 30, "quantization_warmup": warmup}
+    )
     est.fit(small[0])
-    # The first epoch sets the best loss; two epochs without a 1e9 gain stop it.
-    assert est.n_iter_ == 3
+    # The first epoch after the warm-up (0.2 * 30 = 6 epochs) sets the best
+    # loss; two epochs without a 1e9 gain stop it.
+    assert est.n_iter_ == stopped_at
+
+
+def test_a_warm_start_continues_without_a_second_warmup():
+    est = DistillHash(epochs=30, quantization_warmup=0.5)
+    assert est._train_config(warm=False).warmup_epochs == 15
+    assert est._train_config(warm=True).warmup_epochs == 0
 
 
 def test_nested_distiller_params_and_clone():
@@ -158,8 +170,8 @@ def test_unknown_device(small):
 REFERENCE_CODES = Path(__file__).parent / "data" / "distillhash_codes_15b7c28.npz"
 #: 15b7c28's defaults, spelled out: later defaults differ.
 DEFAULTS_15B7C28 = dict(
-    hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5, quantization_weight=0.1, batch_size=256,
-    distiller=PairDistiller(whiten_components=None),
+    hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5, quantization_weight=0.1,
+    quantization_warmup=0.0, batch_size=256, distiller=PairDistiller(whiten_components=None),
 )
 REFERENCE_CONFIGS = {
     "default": dict(DEFAULTS_15B7C28, n_bits=32),
@@ -525,7 +537,8 @@ def _weights(est):
 
 def test_warm_start_continues_the_fitted_network_on_its_pairs(small):
     X = small[0]
-    est = DistillHash(n_bits=12, random_state=0, **FAST).fit(X)
+    # No warm-up: one objective throughout, so the losses of both fits compare.
+    est = DistillHash(n_bits=12, random_state=0, quantization_warmup=0.0, **FAST).fit(X)
     curve, distiller, codes = list(est.loss_curve_), est.distiller_, est.transform(X)
     # A step too small to move a weight: the continued network is the fitted one.
     est.set_params(warm_start=True, epochs=2, learning_rate=1e-30).fit(X)

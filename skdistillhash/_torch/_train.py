@@ -26,6 +26,8 @@ class TrainConfig:
     tol: float
     n_iter_no_change: int
     verbose: int
+    #: Epochs over which the quantization weight grows linearly from 0 (0: none).
+    warmup_epochs: int = 0
 
 
 @dataclass
@@ -47,8 +49,11 @@ def train_hash_network(
 
     ``inputs`` already lives on the training device (the whole training set
     as one tensor); batches are index arrays into it, and their pair labels
-    come from ``pair_labels(idx, idx)``. Stops early when the epoch loss has
-    not improved by ``tol`` for ``n_iter_no_change`` epochs (as sklearn's MLP).
+    come from ``pair_labels(idx, idx)``. The quantization weight grows
+    linearly, step by step, over the first ``warmup_epochs`` epochs. Stops
+    early when the epoch loss has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs after the warm-up (as sklearn's MLP; during
+    the warm-up the loss grows with its weight).
 
     A step never waits on the device: an epoch's batch indices travel in one
     copy, and the loss and pair counts are summed on the device and read once
@@ -64,10 +69,13 @@ def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) ->
     device = inputs.device
     result = TrainResult()
     best, stale = np.inf, 0
+    step, warmup_steps = 0, None
     net.train()
     for epoch in range(1, config.epochs + 1):
         tic = time.perf_counter()
         epoch_batches = list(batches)
+        if warmup_steps is None:  # every epoch has as many batches
+            warmup_steps = config.warmup_epochs * len(epoch_batches)
         sizes = [len(idx) for idx in epoch_batches]
         on_device = torch.from_numpy(np.concatenate(epoch_batches)).to(device).split(sizes)
         total = torch.zeros((), dtype=torch.float64, device=device)
@@ -76,7 +84,11 @@ def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) ->
             labels = torch.from_numpy(_checked_labels(pair_labels(idx, idx), len(idx))).to(device, non_blocking=True)
             h = net(inputs[rows])
             nll, used = pairwise_nll(h, labels, config.alpha, config.balanced)
-            loss = nll + config.quantization_weight * quantization_loss(h)
+            step += 1
+            weight = config.quantization_weight
+            if step < warmup_steps:
+                weight *= step / warmup_steps
+            loss = nll + weight * quantization_loss(h)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -96,6 +108,8 @@ def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) ->
                 f"pairs {result.pairs_per_epoch[-1]:>9}  {time.perf_counter() - tic:6.2f}s",
                 flush=True,
             )
+        if epoch <= config.warmup_epochs:
+            continue
         if epoch_loss > best - config.tol:
             stale += 1
         else:
