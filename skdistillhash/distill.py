@@ -55,7 +55,7 @@ _STD_FACTORS = {"ssdh": (2.0, 2.0), "distillhash": (1.5, None)}
 #: whiten_components="auto" (strategy "distillhash"): whiten to this many axes
 #: and keep the whitened pairs if they hold at least this share of the similar
 #: pairs distilled from the features as given. Chosen on validation splits
-#: (docs/benchmarks.md, "Whitened distillation (the defaults now)").
+#: (docs/benchmarks.md, "Whitened distillation").
 _AUTO_WHITEN_COMPONENTS = 32
 _AUTO_WHITEN_AGREEMENT = 0.75
 #: Floor of the floats per chunk of pair labelling (16 MiB).
@@ -143,7 +143,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         of neighbourhoods removes structure the features had. For "ssdh",
         "auto" compares the features as given (SSDH's rule as published).
         Chosen on validation splits of four data sets
-        (docs/benchmarks.md, "Whitened distillation (the defaults now)").
+        (docs/benchmarks.md, "Whitened distillation").
     device : str, default="auto"
         Where the neighbour search and the labelling run: "auto", "cpu",
         "cuda" or "cuda:N".
