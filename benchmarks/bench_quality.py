@@ -10,6 +10,7 @@ mean over seeds, with the difference.
     python benchmarks/bench_quality.py
     python benchmarks/bench_quality.py --datasets digits --set alpha=0.25 --set hidden_layer_sizes="()"
     python benchmarks/bench_quality.py --distiller similar_std_factor=2.0 --cache /tmp/skdh_cache
+    python benchmarks/bench_quality.py --datasets fashion-mnist --bits 16 --seeds 5 --per-seed
 
 ``--set NAME=VALUE`` and ``--distiller NAME=VALUE`` take Python literals
 (``ast.literal_eval``). The "-lite0" data sets need the ``pretrained`` extra;
@@ -79,6 +80,7 @@ def main(argv=None) -> None:
     parser.add_argument("--distiller", action="append", default=[], metavar="NAME=VALUE", help="a PairDistiller parameter")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache", default=None, help="folder keeping the data sets' validation splits")
+    parser.add_argument("--per-seed", action="store_true", help="a row for each seed before their mean")
     args = parser.parse_args(argv)
     hasher_params, distiller_params = literal_pairs(args.set), literal_pairs(args.distiller)
     print(f"DistillHash({hasher_params}), PairDistiller({distiller_params}), seeds 0-{args.seeds - 1}")
@@ -99,16 +101,22 @@ def main(argv=None) -> None:
                 hasher.fit(split.X_train)
                 seconds.append(time.perf_counter() - tic)
                 dh.append(scores(hasher, split, at_1000))
-            itq_all, dh_all = np.mean([s[0] for s in itq]), np.mean([s[0] for s in dh])
-            row = [name, str(n_bits), f"{itq_all:.3f}", f"{dh_all:.3f}", f"{dh_all - itq_all:+.3f}"]
-            if at_1000:
-                itq_k, dh_k = np.mean([s[1] for s in itq]), np.mean([s[1] for s in dh])
-                row += [f"{itq_k:.3f}", f"{dh_k:.3f}", f"{dh_k - itq_k:+.3f}"]
-            else:
-                row += ["", "", ""]
-            row.append(f"{np.mean(seconds):.1f}")
-            print("| " + " | ".join(row) + " |", flush=True)
+                if args.per_seed:
+                    print(table_row(f"{name}, seed {seed}", n_bits, itq[-1:], dh[-1:], seconds[-1:], at_1000), flush=True)
+            print(table_row(name, n_bits, itq, dh, seconds, at_1000), flush=True)
 
+
+def table_row(label: str, n_bits: int, itq: list, dh: list, seconds: list, at_1000: bool) -> str:
+    """One line of the table: means over the given seeds' (MAP@all, MAP@1000) pairs."""
+    itq_all, dh_all = np.mean([s[0] for s in itq]), np.mean([s[0] for s in dh])
+    row = [label, str(n_bits), f"{itq_all:.3f}", f"{dh_all:.3f}", f"{dh_all - itq_all:+.3f}"]
+    if at_1000:
+        itq_k, dh_k = np.mean([s[1] for s in itq]), np.mean([s[1] for s in dh])
+        row += [f"{itq_k:.3f}", f"{dh_k:.3f}", f"{dh_k - itq_k:+.3f}"]
+    else:
+        row += ["", "", ""]
+    row.append(f"{np.mean(seconds):.1f}")
+    return "| " + " | ".join(row) + " |"
 
 if __name__ == "__main__":
     main()
