@@ -118,5 +118,6 @@ def table_row(label: str, n_bits: int, itq: list, dh: list, seconds: list, at_10
     row.append(f"{np.mean(seconds):.1f}")
     return "| " + " | ".join(row) + " |"
 
+
 if __name__ == "__main__":
     main()
