@@ -74,6 +74,17 @@ def test_early_stopping_on_plateau_counts_from_the_end_of_the_warmup(small, warm
     assert est.n_iter_ == stopped_at
 
 
+@pytest.mark.parametrize("n_bits", [8, 16])
+def test_default_weight_decay_is_scaled_to_the_code_length(small, n_bits):
+    X = small[0]
+    scores = {
+        decay: DistillHash(n_bits=n_bits, weight_decay=decay, random_state=0, **FAST).fit(X).decision_function(X)
+        for decay in (None, 0.008 / n_bits, 0.0)
+    }
+    np.testing.assert_array_equal(scores[None], scores[0.008 / n_bits])
+    assert not np.allclose(scores[None], scores[0.0], atol=1e-4)
+
+
 def test_a_warm_start_continues_without_a_second_warmup():
     est = DistillHash(epochs=30, quantization_warmup=0.5)
     assert est._train_config(warm=False).warmup_epochs == 15
@@ -171,7 +182,7 @@ REFERENCE_CODES = Path(__file__).parent / "data" / "distillhash_codes_15b7c28.np
 #: 15b7c28's defaults, spelled out: later defaults differ.
 DEFAULTS_15B7C28 = dict(
     hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5, quantization_weight=0.1,
-    quantization_warmup=0.0, batch_size=256, distiller=PairDistiller(whiten_components=None),
+    quantization_warmup=0.0, batch_size=256, weight_decay=0.0, distiller=PairDistiller(whiten_components=None),
 )
 REFERENCE_CONFIGS = {
     "default": dict(DEFAULTS_15B7C28, n_bits=32),
