@@ -135,9 +135,10 @@ class DistillHash(BaseHasher):
     weight_decay : float or None, default=None
         Adam L2 penalty on the trained weights (the backbone's too when
         ``finetune_backbone=True``). None means ``0.008 / n_bits`` (5e-4 at
-        16 bits, 1.25e-4 at 64): the pair and quantization gradients of each
-        output shrink as 1 / ``n_bits`` (``alpha`` and the quantization mean
-        do), so the penalty follows them to weigh the same at every length.
+        16 bits, 1.25e-4 at 64): each weight's gradient from the pair
+        likelihood and the quantization term shrinks as 1 / ``n_bits`` (the
+        former is scaled by ``alpha``, the latter is a mean over the bits),
+        so the penalty follows it to weigh the same at every length.
         Not in the paper: a light penalty keeps the codes from bending to
         noisy pairs (Fashion-MNIST's pixels gain 0.007 MAP@all at 16 bits);
         chosen on validation splits (docs/benchmarks.md, "Weight decay").
