@@ -93,7 +93,7 @@ SETTINGS = {
     "15b7c28": dict(
         hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5,
         quantization_weight=0.1, quantization_warmup=0.0, batch_size=256, epochs=50,
-        distiller={"whiten_components": None},
+        weight_decay=0.0, distiller={"whiten_components": None},
     ),
 }
 
