@@ -43,10 +43,13 @@ def check_bits(B, *, name: str = "B") -> np.ndarray:
             f"found {bad!r}. Packed uint8 codes need packed=True."
         )
     if is_zero.any() and is_minus.any():
-        raise ValueError(
-            f"{name} mixes 0 and -1: use either {{0, 1}} or {{-1, +1}} bits, not both."
-        )
+        raise ValueError(mixed_bits_message(name))
     return is_one.astype(np.uint8)
+
+
+def mixed_bits_message(name: str) -> str:
+    """The error of a bit matrix that mixes the {0, 1} and {-1, +1} conventions."""
+    return f"{name} mixes 0 and -1: use either {{0, 1}} or {{-1, +1}} bits, not both."
 
 
 def pack_bits(B) -> np.ndarray:

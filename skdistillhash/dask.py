@@ -26,6 +26,7 @@ there is one, otherwise dask's local scheduler (threads, unless
 from __future__ import annotations
 
 import sys
+from concurrent.futures import CancelledError
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -34,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseHasher, IntInterval
-from ._bits import pack_bits
+from ._bits import mixed_bits_message, pack_bits
 from ._fitting import publish_fit
 from ._sklearn_compat import _fit_context
 from .neighbors import HammingNeighbors, _CodeSearch, merge_kneighbors
@@ -126,11 +127,16 @@ def encode(hasher: BaseEstimator, X: da.Array, *, output: str = "packed") -> da.
             "dask.array.from_array(X, chunks=...), or call the hasher directly on "
             "in-memory data."
         )
-    # A DistillHash fitted on images records it; everything else takes 2-D.
-    ndim = getattr(hasher, "input_ndim_", 2)
-    if X.ndim != ndim:
-        shape = "(n_samples, n_features)" if ndim == 2 else "(n_samples, C, H, W)"
-        raise ValueError(f"X must be {ndim}-D {shape}; got a dask array with ndim={X.ndim}.")
+    if hasher is final:
+        # A DistillHash fitted on images records it; everything else takes 2-D.
+        ndim = getattr(hasher, "input_ndim_", 2)
+        if X.ndim != ndim:
+            shape = "(n_samples, n_features)" if ndim == 2 else "(n_samples, C, H, W)"
+            raise ValueError(f"X must be {ndim}-D {shape}; got a dask array with ndim={X.ndim}.")
+    elif X.ndim < 2:
+        # What a pipeline's first step takes is its own business (images for
+        # an image DistillHash behind a normalising step, say); rows it needs.
+        raise ValueError(f"X must hold samples along its rows, 2-D or more; got ndim={X.ndim}.")
     n_features = getattr(hasher, "n_features_in_", None)
     if np.isnan(X.shape[1]):
         raise ValueError(
@@ -308,19 +314,35 @@ class DaskHammingNeighbors(_CodeSearch):
         # validation_probe's copy.copy would refuse to copy a fitted instance
         # (see __getstate__); an unfitted clone serves the same purpose.
         probe = clone(self)
+        packed = self.packed
         if isinstance(B, da.Array):
             B = self._check_dask_codes(B)
             probe.n_features_in_ = B.shape[1]
+            n_bits = B.shape[1] * (8 if packed else 1)
         else:
             B = validate_data(probe, B, dtype=None)
+            n_bits = B.shape[1] * (8 if packed else 1)
+            # Checked and packed whole, as HammingNeighbors does, so that the
+            # answer never depends on how the rows are split into shards.
+            B = self._pack(B)
+            packed = True
             n_shards = self.n_shards or _n_threads(scheduler)
             B = da.from_array(B, chunks=(_split(len(B), n_shards), -1))
-        fits = [dask.delayed(_fit_shard)(block, self.packed, self.backend, self.n_jobs)
-                for block in B.to_delayed().ravel()]
-        shards = dask.persist(*fits, scheduler=scheduler)
+        blocks = B.to_delayed().ravel()
+        fits = [dask.delayed(_fit_shard)(block, packed, self.backend, self.n_jobs) for block in blocks]
+        # Which of 0 and -1 each block holds, computed with its shard (one read
+        # of each block): a database may not mix {0, 1} and {-1, +1} bits
+        # across shards any more than within one.
+        values = [] if packed else [dask.delayed(_zero_and_minus_one)(block) for block in blocks]
+        persisted = dask.persist(*fits, *values, scheduler=scheduler)
+        shards = persisted[: len(fits)]
         # Waits for every shard; a shard's error is raised here.
-        (sizes,) = dask.compute([dask.delayed(_n_codes)(shard) for shard in shards],
-                                scheduler=scheduler)
+        sizes, values = dask.compute(
+            [dask.delayed(_n_codes)(shard) for shard in shards], list(persisted[len(fits) :]),
+            scheduler=scheduler,
+        )
+        if any(zero for zero, _ in values) and any(minus for _, minus in values):
+            raise ValueError(mixed_bits_message("B"))
         kept = [(shard, size) for shard, size in zip(shards, sizes) if size]
         if not kept:
             raise ValueError("B holds no codes: every chunk is empty.")
@@ -332,7 +354,8 @@ class DaskHammingNeighbors(_CodeSearch):
             shard_offsets_=offsets,
             n_shards_=len(kept),
             n_samples_fit_=int(offsets[-1]),
-            n_bits_=B.shape[1] * (8 if self.packed else 1),
+            n_bits_=n_bits,
+            _fit_packed=self.packed,
             _scheduler=scheduler,
         )
         return self
@@ -369,19 +392,37 @@ class DaskHammingNeighbors(_CodeSearch):
         k = self._check_n_neighbors(n_neighbors)
         self._check_k_for_queries(k)
         queries = dask.delayed(self._validate_queries(B), pure=True)
+        self._check_shards_alive()
+        # The search parameters as they are now: set_params after fit reaches
+        # every shard, as it reaches a HammingNeighbors.
+        answers = [dask.delayed(_query_shard)(shard, queries, k, offset, self.backend, self.n_jobs)
+                   for shard, offset in zip(self.shards_, self.shard_offsets_[:-1])]
+        while len(answers) > 1:
+            answers = [dask.delayed(merge_kneighbors)(answers[i : i + _MERGE_FAN_IN], k)
+                       for i in range(0, len(answers), _MERGE_FAN_IN)]
+        try:
+            dist, idx = dask.compute(answers[0], scheduler=self._scheduler)[0]
+        except CancelledError as exc:  # shards lost while the query ran
+            raise RuntimeError(self._lost_shards_message("were lost during the query")) from exc
+        return (dist, idx) if return_distance else idx
+
+    def _check_shards_alive(self) -> None:
+        """Refuse to query shards that no longer exist: a closed client, or a
+        restarted one (its workers dropped every result, the shards with them)."""
         status = getattr(self._scheduler, "status", "running")
         if status != "running":
             raise RuntimeError(
                 f"The dask client this {type(self).__name__} was fitted on is {status}, "
                 "and its shards with it: fit again under a running client."
             )
-        answers = [dask.delayed(_query_shard)(shard, queries, k, offset)
-                   for shard, offset in zip(self.shards_, self.shard_offsets_[:-1])]
-        while len(answers) > 1:
-            answers = [dask.delayed(merge_kneighbors)(answers[i : i + _MERGE_FAN_IN], k)
-                       for i in range(0, len(answers), _MERGE_FAN_IN)]
-        dist, idx = dask.compute(answers[0], scheduler=self._scheduler)[0]
-        return (dist, idx) if return_distance else idx
+        if any(future.status != "finished" for shard in self.shards_ for future in _futures_of(shard)):
+            raise RuntimeError(self._lost_shards_message("are no longer on the workers"))
+
+    def _lost_shards_message(self, what: str) -> str:
+        return (
+            f"The shards of this {type(self).__name__} {what} (the client was restarted, "
+            "or workers holding them died): fit again."
+        )
 
     def _check_dask_codes(self, B: da.Array) -> da.Array:
         """Check what can be checked without computing; rechunk into shards."""
@@ -469,10 +510,27 @@ def _n_codes(shard) -> int:
     return 0 if shard is None else shard.n_samples_fit_
 
 
-def _query_shard(shard, queries, k, offset):
+def _zero_and_minus_one(block) -> tuple[bool, bool]:
+    """Whether a block of bits holds a 0, and whether it holds a -1."""
+    block = np.asarray(block)
+    return bool(np.any(block == 0)), bool(np.any(block == -1))
+
+
+def _query_shard(shard, queries, k, offset, backend, n_jobs):
     """A shard's top k (all its codes if fewer), with global indices."""
+    # In place: a shard rebuilds its index only when the backend changes.
+    shard.set_params(backend=backend, n_jobs=n_jobs)
     dist, idx = shard.kneighbors(queries, min(k, shard.n_samples_fit_))
     return dist, idx + offset
+
+
+def _futures_of(shard) -> list:
+    """The distributed futures behind a persisted shard (none on a local scheduler)."""
+    try:
+        from distributed import futures_of
+    except ImportError:
+        return []
+    return futures_of(shard)
 
 
 @sizeof.register(HammingNeighbors)

@@ -412,12 +412,15 @@ class DistillHash(BaseHasher):
         return self
 
     def _architecture(self) -> tuple:
-        """What a warm start may not change: the shape of the network."""
-        backbone = self.backbone if isinstance(self.backbone, str) else type(self.backbone).__name__
+        """What a warm start may not change: the shape of the network, and the
+        backbone it was built from (a module by its architecture and weights,
+        not its class name: two ResNets are two backbones)."""
+        backbone = self.backbone if isinstance(self.backbone, str) else _ModuleKey(self.backbone)
         return (self.n_bits, backbone, tuple(self.hidden_layer_sizes))
 
     def _check_warm_start(self, probe, X: np.ndarray) -> None:
-        """A warm start continues the fitted network: the same shape, the same input width."""
+        """A warm start continues the fitted network: the same shape, the same input width,
+        the same columns in the same order."""
         names = ("n_bits", "backbone", "hidden_layer_sizes")
         for name, was, now in zip(names, self._fit_architecture, self._architecture()):
             if was != now:
@@ -431,6 +434,7 @@ class DistillHash(BaseHasher):
                 f"with {self.n_features_in_} features; X has ndim={X.ndim} and "
                 f"{probe.n_features_in_} features. Set warm_start=False to fit a new network."
             )
+        _check_same_columns(getattr(self, "feature_names_in_", None), getattr(probe, "feature_names_in_", None))
 
     # -- the steps of fit -----------------------------------------------------
 
@@ -684,6 +688,53 @@ def _warn_if_nothing_learned(pairs_per_epoch: list[int], graph: sp.csr_matrix) -
             "apart, so Hamming distances carry no similarity. Check the distiller's "
             "thresholds on these features.",
             UserWarning,
+        )
+
+
+class _ModuleKey:
+    """A backbone module as a warm start compares it: its architecture (``repr``)
+    and the bytes of its parameters and buffers. Equal keys, same backbone."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.name = type(module).__name__
+        digest = hashlib.blake2b(repr(module).encode(), digest_size=16)
+        for name, tensor in module.state_dict().items():
+            tensor = tensor.detach().cpu().contiguous()
+            digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        self.digest = digest.hexdigest()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _ModuleKey) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:
+        return f"<{self.name} module, weights digest {self.digest[:12]}>"
+
+
+def _check_same_columns(fitted, given) -> None:
+    """A warm start reads the columns as the fit did: the same names in the same
+    order, as ``MLPRegressor(warm_start=True)`` checks; without names on one side
+    nothing can be compared, and scikit-learn's warning says so."""
+    if fitted is None and given is None:
+        return
+    if fitted is None or given is None:
+        side = "with" if given is None else "without"
+        warnings.warn(
+            f"X {'does not have' if given is None else 'has'} feature names, but this "
+            f"DistillHash was fitted {side} feature names: warm_start=True cannot check "
+            "that the columns come in the order of the last fit.",
+            UserWarning,
+        )
+        return
+    if not np.array_equal(fitted, given):
+        raise ValueError(
+            "The feature names should match those that were passed during fit: "
+            f"warm_start=True continues the network fitted on columns {list(fitted)!r}, "
+            f"and X has columns {list(given)!r}. Reorder X's columns as in the last fit, "
+            "or set warm_start=False to fit a new network."
         )
 
 

@@ -17,10 +17,11 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._base import IntInterval
 from ._bits import check_packed, pack_bits
 from ._fitting import publish_fit, validation_probe
 from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
-from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_params
 from .metrics import _check_labels, mean_average_precision
 
 
@@ -31,8 +32,18 @@ class _CodeSearch(BaseEstimator):
     :class:`~skdistillhash.dask.DaskHammingNeighbors`."""
 
     def _validate_queries(self, B: ArrayLike) -> np.ndarray:
-        """Check query codes against the fitted width; return them packed."""
+        """Check query codes against the fitted width and layout; return them packed."""
         check_is_fitted(self)
+        fitted = getattr(self, "_fit_packed", self.packed)
+        if self.packed != fitted:
+            # Read in the new layout, the bytes of a packed query pass as bits
+            # of a narrower code (or the reverse), and every backend would
+            # answer something: refuse instead.
+            raise ValueError(
+                f"packed={self.packed} was set after fit, but this {type(self).__name__} "
+                f"was fitted with packed={fitted}: queries are read in the layout of the "
+                f"fit. Set packed={fitted} again, or fit again with packed={self.packed}."
+            )
         shape = getattr(B, "shape", None)
         if shape is not None and len(shape) == 2 and shape[1] != self.n_features_in_:
             unit = "bytes of packed code" if self.packed else "bits"
@@ -239,6 +250,8 @@ class HammingNeighbors(_CodeSearch):
             n_samples_fit_=B.shape[0],
             y_=y,
             _index=index,
+            _index_backend=self.backend,
+            _fit_packed=self.packed,
             _mih=None,
         )
         return self
@@ -547,11 +560,19 @@ class HammingNeighbors(_CodeSearch):
         )
 
     def _get_index(self):
-        # The index is dropped on pickling (faiss objects do not pickle, and
-        # it would duplicate codes_); rebuild it on first use after loading.
-        if getattr(self, "_index", None) is None:
-            self._index = make_index(self.backend, self.codes_, self.n_jobs)
-        return self._index
+        """The backend's index, as the current parameters say.
+
+        The index is dropped on pickling (faiss objects do not pickle, and it
+        would duplicate ``codes_``), so it is rebuilt on first use after
+        loading; also after ``set_params(backend=...)``. ``n_jobs`` is read at
+        each query.
+        """
+        index = getattr(self, "_index", None)
+        if index is None or getattr(self, "_index_backend", None) != self.backend:
+            index = make_index(self.backend, self.codes_, self.n_jobs)
+            self._index, self._index_backend = index, self.backend
+        index.n_jobs = self.n_jobs
+        return index
 
     def _radius_csr(self, B, radius):
         check_is_fitted(self)
@@ -650,6 +671,10 @@ def _check_mode(mode):
         raise ValueError(f'mode must be "connectivity" or "distance"; got {mode!r}.')
 
 
+@validate_params(
+    {"answers": [list, tuple], "n_neighbors": [IntInterval(1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def merge_kneighbors(
     answers: list[tuple[np.ndarray, np.ndarray]], n_neighbors: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -692,9 +717,38 @@ def merge_kneighbors(
     >>> merge_kneighbors([first, (dist, idx + 2)], 3)
     (array([[0, 1, 2]], dtype=int32), array([[0, 2, 3]]))
     """
-    if n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be at least 1; got {n_neighbors}.")
-    dist = np.concatenate([d for d, _ in answers], axis=1)
-    idx = np.concatenate([i for _, i in answers], axis=1)
+    dist, idx = _check_answers(answers)
     order = np.lexsort((idx, dist), axis=1)[:, :n_neighbors]
     return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+
+def _check_answers(answers) -> tuple[np.ndarray, np.ndarray]:
+    """The shards' ``(dist, idx)`` answers side by side, after checking that they
+    are answers: pairs of integer 2-D arrays of one shape, one row per query in all."""
+    if len(answers) == 0:
+        raise ValueError("answers is empty: merge_kneighbors needs the answer of at least one shard.")
+    dists, idxs = [], []
+    for i, answer in enumerate(answers):
+        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+            raise ValueError(
+                f"answers[{i}] must be a (dist, idx) pair, as kneighbors returns; got {answer!r:.80}."
+            )
+        dist, idx = np.asarray(answer[0]), np.asarray(answer[1])
+        if dist.ndim != 2 or dist.shape != idx.shape:
+            raise ValueError(
+                f"answers[{i}] must hold dist and idx of one shape (n_queries, k); got "
+                f"shapes {dist.shape} and {idx.shape}."
+            )
+        if not (np.issubdtype(dist.dtype, np.integer) and np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError(
+                f"answers[{i}] must hold integer distances and indices; got dtypes "
+                f"{dist.dtype} and {idx.dtype}."
+            )
+        if dists and len(dist) != len(dists[0]):
+            raise ValueError(
+                f"answers[{i}] answers {len(dist)} queries and answers[0] {len(dists[0])}: "
+                "every shard must answer the same queries."
+            )
+        dists.append(dist)
+        idxs.append(idx)
+    return np.concatenate(dists, axis=1), np.concatenate(idxs, axis=1)

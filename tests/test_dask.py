@@ -18,7 +18,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
     check_no_attributes_set_in_init,
@@ -116,6 +116,10 @@ def test_encode_images(digits):
     np.testing.assert_array_equal(codes.compute(), hasher.decision_function(images))
     with pytest.raises(ValueError, match="must be 4-D"):
         encode(hasher, da.from_array(X[:10]))
+    # Reported: refused ("X must be 2-D") behind a pipeline, whose predict works.
+    pipe = make_pipeline(FunctionTransformer(lambda images: images * 2.0), hasher)
+    got = encode(pipe, da.from_array(images, chunks=(64, 1, 8, 8)))
+    np.testing.assert_array_equal(got.compute(), pipe.predict(images))
 
 
 def test_encode_errors(digits, hashers):
@@ -232,6 +236,47 @@ def test_closed_client(client):
         nn = DaskHammingNeighbors(n_neighbors=2).fit(B)
     with pytest.raises(RuntimeError, match="client .* is closed"):
         nn.kneighbors(B)
+
+
+def test_restarted_client_is_a_clear_error(client):
+    # Reported: distributed's FutureCancelledError ("lost dependencies").
+    B = np.eye(8, dtype=np.uint8)
+    with Client(client.scheduler.address, set_as_default=False) as other, other.as_current():
+        nn = DaskHammingNeighbors(n_neighbors=2).fit(B)
+        other.restart()
+        with pytest.raises(RuntimeError, match="shards .* are no longer on the workers .*fit again"):
+            nn.kneighbors(B)
+        # Fitted again, it answers.
+        assert_same(nn.fit(B).kneighbors(B), single_index(B, B, 2, False))
+
+
+@pytest.mark.parametrize("n_shards", [1, 2, 3])
+def test_mixed_bit_conventions_are_refused_however_sharded(n_shards):
+    # Reported: accepted or refused depending on n_shards; HammingNeighbors
+    # always refuses a database that mixes {0, 1} and {-1, +1} rows.
+    B = np.array([[0, 1, 1], [1, 0, 1], [1, -1, 1], [-1, 1, 1]])
+    with pytest.raises(ValueError, match="B mixes 0 and -1"):
+        HammingNeighbors().fit(B)
+    with pytest.raises(ValueError, match="B mixes 0 and -1"):
+        DaskHammingNeighbors(n_neighbors=1, n_shards=n_shards).fit(B)
+    with pytest.raises(ValueError, match="B mixes 0 and -1"):
+        DaskHammingNeighbors(n_neighbors=1).fit(da.from_array(B, chunks=4 // n_shards or 1))
+    # One convention per database, in any shards, is fine.
+    for good in (np.abs(B), np.where(B == 0, -1, B)):
+        for database in (good, da.from_array(good, chunks=2)):
+            nn = DaskHammingNeighbors(n_neighbors=2, n_shards=n_shards).fit(database)
+            assert_same(nn.kneighbors(good), single_index(good, good, 2, False))
+
+
+def test_search_parameters_set_after_fit_reach_the_shards(no_faiss):
+    B = np.random.default_rng(0).integers(0, 2, (60, 16))
+    nn = DaskHammingNeighbors(n_neighbors=4, n_shards=3, backend="numpy").fit(B)
+    reference = single_index(B, B[:5], 4, False)
+    assert_same(nn.set_params(backend="torch", n_jobs=2).kneighbors(B[:5]), reference)
+    with pytest.raises(ImportError, match=r"skdistillhash\[faiss\]"):
+        nn.set_params(backend="faiss").kneighbors(B[:5])
+    with pytest.raises(ValueError, match="packed=True was set after fit"):
+        nn.set_params(backend="numpy", packed=True).kneighbors(np.packbits(B[:5], axis=1))
 
 
 def test_fit_errors_and_all_or_nothing():

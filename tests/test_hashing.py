@@ -4,6 +4,7 @@ sklearn's common checks and the contract of every hasher (codes, packing,
 batches, seeding, score) run in tests/test_common.py.
 """
 
+import copy
 import subprocess
 import sys
 import warnings
@@ -599,6 +600,51 @@ def test_warm_start_refuses_another_input_width(small):
     with pytest.raises(ValueError, match="with 64 features; X has ndim=2 and 32 features"):
         est.fit(X[:, :32])
     assert est.n_features_in_ == 64 and est.n_iter_ == 3
+
+
+class WideConv(TinyConv):
+    """TinyConv with 16 output features instead of 8."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 16, 3, padding=1)
+
+
+@pytest.mark.parametrize("other", [TinyConv, WideConv], ids=["same class", "other width"])
+def test_warm_start_refuses_another_backbone_module(digits, other):
+    # Reported: a second module of the same class was accepted and ignored
+    # (the fit went on training the first), even with another output width.
+    images = digits[0][:200].reshape(-1, 1, 8, 8)
+    first = TinyConv()
+    est = DistillHash(n_bits=8, backbone=first, warm_start=True, random_state=0, **FAST).fit(images)
+    before = _weights(est)
+    torch.manual_seed(1)
+    with pytest.raises(ValueError, match=r"backbone=<TinyConv module, weights digest .*got backbone=<"):
+        est.set_params(backbone=other()).fit(images)
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(est)))
+    # The same module, or a copy of it with the same weights, continues.
+    est.set_params(backbone=first).fit(images)
+    est.set_params(backbone=copy.deepcopy(first)).fit(images)
+    assert est.n_iter_ == 9
+
+
+def test_warm_start_refuses_reordered_or_renamed_columns(small):
+    # Reported: a DataFrame with its columns permuted was accepted, and the
+    # network continued on permuted inputs. MLPRegressor(warm_start=True) refuses.
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(small[0], columns=[f"px{i}" for i in range(64)])
+    est = DistillHash(n_bits=8, warm_start=True, random_state=0, **FAST).fit(X)
+    before = _weights(est)
+    reordered = X[X.columns[::-1]]
+    renamed = X.rename(columns={"px0": "pixel0"})
+    for other in (reordered, renamed):
+        with pytest.raises(ValueError, match="feature names should match"):
+            est.fit(other)
+    assert all(torch.equal(a, b) for a, b in zip(before, _weights(est)))
+    est.fit(X)  # the same columns continue
+    assert est.n_iter_ == 6
+    with pytest.warns(UserWarning, match="cannot check that the columns"):
+        est.fit(X.to_numpy())
 
 
 def test_interrupted_warm_start_keeps_the_fitted_network(small, monkeypatch):

@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from skdistillhash import neighbors
+from skdistillhash._hamming import _numpy
 from skdistillhash.metrics import mean_average_precision
 from skdistillhash.neighbors import HammingNeighbors, merge_kneighbors
 
@@ -378,6 +379,45 @@ def test_n_jobs_reaches_the_index(monkeypatch, data):
     assert built == [None, 2]
 
 
+def test_n_jobs_and_backend_set_after_fit_reach_the_search(monkeypatch, no_faiss, data):
+    # Reported: the index kept the n_jobs and backend of the fit, although
+    # n_jobs is documented as resolved at each query.
+    X, _, Q, _ = data
+    nn = HammingNeighbors(n_neighbors=5, backend="numpy").fit(X)
+    reference = nn.kneighbors(Q)
+    seen = []
+    resolve = _numpy.effective_n_jobs
+    monkeypatch.setattr(_numpy, "effective_n_jobs", lambda n_jobs: seen.append(n_jobs) or resolve(n_jobs))
+    for a, b in zip(nn.set_params(n_jobs=2).kneighbors(Q), reference):
+        np.testing.assert_array_equal(a, b)
+    assert seen and set(seen) == {2}
+    for a, b in zip(nn.set_params(backend="torch").kneighbors(Q), reference):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ImportError, match=r"pip install skdistillhash\[faiss\]"):
+        nn.set_params(backend="faiss").kneighbors(Q)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_packed_set_after_fit_is_refused_on_every_backend(data, backend):
+    # Reported: fitted packed on 16-bit codes, then packed=False: 2-bit queries
+    # passed and numpy answered wrong distances (faiss: a bare AssertionError,
+    # torch: a shape error).
+    X, _, Q, _ = data
+    nn = HammingNeighbors(n_neighbors=3, packed=True, backend=backend).fit(pack(X))
+    message = "packed=False was set after fit, but this HammingNeighbors was fitted with packed=True"
+    with pytest.raises(ValueError, match=message):
+        nn.set_params(packed=False).kneighbors(Q[:, :3])
+    with pytest.raises(ValueError, match=message):
+        nn.radius_neighbors(Q[:, :3])
+    # Set back, the queries are read as fitted.
+    dist, idx = nn.set_params(packed=True).kneighbors(pack(Q))
+    np.testing.assert_array_equal(idx, brute_knn(Q, X, 3)[1])
+    # The other way round.
+    bits = HammingNeighbors(n_neighbors=3, backend=backend).fit(X).set_params(packed=True)
+    with pytest.raises(ValueError, match="packed=True was set after fit, .* fitted with packed=False"):
+        bits.kneighbors(pack(Q))
+
+
 def test_faiss_backend_without_faiss(no_faiss, data):
     X, _, Q, _ = data
     with pytest.raises(ImportError, match=r"pip install skdistillhash\[faiss\]"):
@@ -533,8 +573,29 @@ def test_merge_kneighbors_orders_by_distance_then_index():
     np.testing.assert_array_equal(idx, [[12, 7, 1, 3]])
     # A partial merge keeps everything its answers hold.
     assert merge_kneighbors(answers, 7)[1].tolist() == [[12, 7, 1, 3, 4, 9]]
-    with pytest.raises(ValueError, match="n_neighbors must be at least 1"):
+    with pytest.raises(ValueError, match="'n_neighbors' parameter of merge_kneighbors"):
         merge_kneighbors(answers, 0)
+
+
+@pytest.mark.parametrize(
+    "answers, n_neighbors, match",
+    [
+        # Reported: numpy's concatenate error, a slicing TypeError, True taken as 1.
+        ([], 2, "answers is empty"),
+        ([(np.array([[1]]), np.array([[0]]))], 2.0, "'n_neighbors' parameter .*not a bool.*Got (2.0|True) instead"),
+        ([(np.array([[1]]), np.array([[0]]))], True, "'n_neighbors' parameter .*not a bool.*Got (2.0|True) instead"),
+        ("ab", 1, "'answers' parameter"),
+        ([np.array([[1]])], 1, r"answers\[0\] must be a \(dist, idx\) pair"),
+        ([(np.array([1]), np.array([0]))], 1, r"one shape \(n_queries, k\)"),
+        ([(np.array([[1, 2]]), np.array([[0]]))], 1, r"shapes \(1, 2\) and \(1, 1\)"),
+        ([(np.array([[1.5]]), np.array([[0]]))], 1, "integer distances"),
+        ([(np.array([[1]]), np.array([[0]])), (np.array([[1], [2]]), np.array([[3], [4]]))], 1,
+         r"answers\[1\] answers 2 queries and answers\[0\] 1"),
+    ],
+)
+def test_merge_kneighbors_refuses_what_is_not_an_answer(answers, n_neighbors, match):
+    with pytest.raises(ValueError, match=match):
+        merge_kneighbors(answers, n_neighbors)
 
 
 @given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(1, 40))

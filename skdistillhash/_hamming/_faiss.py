@@ -96,7 +96,8 @@ class FaissIndex:
     def _settle_ties(self, queries, dist, idx, t, rows, k):
         """Fill each open row's slots at distance ``t`` with the smallest indices."""
         if self._tie_scanner is None:
-            self._tie_scanner = NumpyIndex(self._codes, n_jobs=self.n_jobs)
+            self._tie_scanner = NumpyIndex(self._codes)
+        self._tie_scanner.n_jobs = self.n_jobs
         below = (dist[rows] < t[rows, None]).sum(axis=1)
         ties = self._tie_scanner.first_at_distance(queries[rows], t[rows], k - below)
         for row, n_below, tied in zip(rows, below, ties):
