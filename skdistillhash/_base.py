@@ -39,6 +39,16 @@ class IntInterval(Interval):
         return f"{super().__str__()} (not a bool)"
 
 
+#: ``_parameter_constraints`` entry of every ``n_jobs``: joblib's convention
+#: (None, a positive count, or -1, -2, ... counting back from every CPU; 0 is
+#: no count).
+N_JOBS_CONSTRAINT = [
+    Interval(Integral, None, -1, closed="right"),
+    IntInterval(1, None, closed="left"),
+    None,
+]
+
+
 class BaseHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for hashers: bits are the signs of ``decision_function``.
 

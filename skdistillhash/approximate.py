@@ -48,6 +48,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.random import sample_without_replacement
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import N_JOBS_CONSTRAINT
 from ._bits import check_packed, to_words
 from ._hamming import _faiss
 from ._sklearn_compat import Interval, StrOptions, validate_params
@@ -63,8 +64,6 @@ KINDS = ("flat", "ivf")
 _MIN_POINTS_PER_LIST = 39
 _MAX_POINTS_PER_LIST = 256
 
-_N_JOBS = [Interval(Integral, None, -1, closed="right"),
-           Interval(Integral, 1, None, closed="left"), None]
 _POSITIVE = [Interval(Integral, 1, None, closed="left")]
 
 
@@ -110,7 +109,7 @@ def _default_nlist(n_samples: int) -> int:
         "nprobe": [*_POSITIVE, None],
         "train_size": [*_POSITIVE, None],
         "random_state": ["random_state"],
-        "n_jobs": _N_JOBS,
+        "n_jobs": N_JOBS_CONSTRAINT,
     },
     prefer_skip_nested_validation=True,
 )

@@ -35,13 +35,14 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
 
-from ._base import IntInterval
+from ._base import N_JOBS_CONSTRAINT, IntInterval
 from ._fitting import publish_fit, validation_probe
 from ._pca import Whitening
 from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_params
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._knn import inner_product_knn
 from ._torch._labels import PairLabeler, Rule, pair_similarities
+from ._torch._threads import threads_for, torch_threads
 
 #: Rounding grid of the unit rows: 2**12 steps per unit (see module docstring).
 _GRID = 4096.0
@@ -58,6 +59,9 @@ _STD_FACTORS = {"ssdh": (2.0, 2.0), "distillhash": (1.5, None)}
 #: (docs/benchmarks.md, "Whitened distillation").
 _AUTO_WHITEN_COMPONENTS = 32
 _AUTO_WHITEN_AGREEMENT = 0.75
+#: Above this many rows, "auto" compares the two candidates on a sample of
+#: this many rows and distils all rows from the chosen one only.
+_AUTO_DECIDE_ROWS = 20_000
 #: Floor of the floats per chunk of pair labelling (16 MiB).
 _MIN_CHUNK_FLOATS = 1 << 22
 #: Dissimilar candidates drawn per row are capped at this many per wanted pair.
@@ -140,13 +144,25 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "distillhash" and keeps the pairs of the features whitened to 32
         axes unless they hold fewer than 3/4 as many similar pairs as those
         of the features as given: whitening that breaks up the agreement
-        of neighbourhoods removes structure the features had. For "ssdh",
+        of neighbourhoods removes structure the features had. Above 20,000
+        rows the two are compared on a random sample of 20,000 rows, and
+        all rows are distilled from the chosen features only (distilling
+        from the features as given searches all rows in all their
+        dimensions: most of a fit's time on 69,000 deep features). For "ssdh",
         "auto" compares the features as given (SSDH's rule as published).
         Chosen on validation splits of four data sets
         (docs/benchmarks.md, "Whitened distillation").
     device : str, default="auto"
         Where the neighbour search and the labelling run: "auto", "cpu",
         "cuda" or "cuda:N".
+    n_jobs : int or None, default=None
+        CPU threads of torch for the search and the labelling, set for each
+        call and restored after. None decides from the work: one thread per
+        2.5e8 floating-point operations of the neighbour search, at most the
+        threads the process may use (its CPUs, the caller's torch setting,
+        joblib's limit in a loky worker, a Dask worker's share); -1 means
+        every CPU, in joblib's convention. The result is the same whatever
+        the threads (see the notes on exact arithmetic).
     block_size : int, default=4096
         Query block size of the neighbour search (database blocks are 4
         times wider); peak memory is about ``4 * block_size ** 2`` floats
@@ -271,6 +287,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "metric": [StrOptions({"cosine"})],
         "whiten_components": [IntInterval(1, None, closed="left"), StrOptions({"auto"}), None],
         "device": DEVICE_CONSTRAINT,
+        "n_jobs": N_JOBS_CONSTRAINT,
         "block_size": [IntInterval(1, None, closed="left")],
         "label_cache_bytes": [IntInterval(0, None, closed="left")],
         "random_state": ["random_state"],
@@ -291,6 +308,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         metric: str = "cosine",
         whiten_components: int | str | None = "auto",
         device: str = "auto",
+        n_jobs: int | None = None,
         block_size: int = 4096,
         label_cache_bytes: int = 2**29,
         random_state=None,
@@ -307,6 +325,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.metric = metric
         self.whiten_components = whiten_components
         self.device = device
+        self.n_jobs = n_jobs
         self.block_size = block_size
         self.label_cache_bytes = label_cache_bytes
         self.random_state = random_state
@@ -339,13 +358,37 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         rng = check_random_state(self.random_state)
         state = rng.get_state()
         fits = []
-        for whitening in self._whitenings(X):
-            # Every candidate draws the same random numbers: a fit with one
-            # candidate is the fit that "auto" keeps.
-            rng.set_state(state)
-            fits.append(self._distil(X, whitening, rng, n_neighbors, neighborhood_size, device))
-        publish_fit(self, probe, **_keep_agreeing(fits))
+        with self._threads(X.shape[0], X.shape[0], X.shape[1]):
+            whitenings = self._whitenings(X)
+            if len(whitenings) > 1 and X.shape[0] > _AUTO_DECIDE_ROWS:
+                whitenings = [self._decide_on_a_sample(X, whitenings, rng, device)]
+                state = rng.get_state()
+            for whitening in whitenings:
+                # Every candidate draws the same random numbers: a fit with one
+                # candidate is the fit that "auto" keeps.
+                rng.set_state(state)
+                fits.append(self._distil(X, whitening, rng, n_neighbors, neighborhood_size, device))
+        publish_fit(self, probe, **fits[_agreeing(fits)])
         return self
+
+    def _decide_on_a_sample(self, X, whitenings: list, rng, device):
+        """The features "auto" distils from, chosen on a sample of
+        ``_AUTO_DECIDE_ROWS`` rows: distilling from the features as given costs
+        a search of all rows in all their dimensions, which the whitened
+        candidate avoids."""
+        sample = np.sort(rng.choice(X.shape[0], _AUTO_DECIDE_ROWS, replace=False))
+        state = rng.get_state()
+        n_neighbors, neighborhood_size = self._sizes_for(_AUTO_DECIDE_ROWS)
+        fits = []
+        for whitening in whitenings:
+            rng.set_state(state)
+            fits.append(self._distil(X[sample], whitening, rng, n_neighbors, neighborhood_size, device))
+        return whitenings[_agreeing(fits)]
+
+    def _threads(self, n_queries: int, n_rows: int, n_features: int):
+        """A block running on the threads ``n_jobs`` says, or that a search of
+        ``n_queries`` rows against ``n_rows`` rows of ``n_features`` deserves."""
+        return torch_threads(threads_for(2.0 * n_queries * n_rows * n_features, self.n_jobs))
 
     def _whitenings(self, X: np.ndarray) -> list[Whitening | None]:
         """The features to distil from: as given (None) and/or whitened."""
@@ -474,6 +517,11 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         features = self._validate_queries(X)
         if np.array_equal(features, self._labeler.features):
             return self.graph_.copy()
+        with self._threads(*features.shape[:1], *self._labeler.features.shape):
+            return self._transform_new(features)
+
+    def _transform_new(self, features: np.ndarray) -> sp.csr_matrix:
+        """transform of rows other than the training rows."""
         n_fit, n_q = self.n_samples_fit_, features.shape[0]
         device = resolve_device(self.device)
         match, sims, neighbors = self._match(features, device)
@@ -595,10 +643,13 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         # The training rows are kept by the labeler (and pickled with it),
         # already rounded: cosine_kneighbors would round them again, which
         # can move a coordinate by a grid step.
-        dist, idx = _grid_kneighbors(
-            self._labeler.features, None if X is None else self._validate_queries(X),
-            n_neighbors=int(n_neighbors), block_size=self.block_size, device=resolve_device(self.device),
-        )
+        queries = None if X is None else self._validate_queries(X)
+        n_queries = self.n_samples_fit_ if queries is None else len(queries)
+        with self._threads(n_queries, *self._labeler.features.shape):
+            dist, idx = _grid_kneighbors(
+                self._labeler.features, queries, n_neighbors=int(n_neighbors),
+                block_size=self.block_size, device=resolve_device(self.device),
+            )
         return (dist, idx) if return_distance else idx
 
     # ---------------------------------------------------------- pair labels
@@ -635,7 +686,12 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         """
         check_is_fitted(self)
         a, b = (self._check_rows(idx, name) for idx, name in ((a_idx, "a_idx"), (b_idx, "b_idx")))
-        return self._labeler.pair_labels(a, b)
+        if self._labeler.has_table:  # a lookup in numpy: no torch threads to set
+            return self._labeler.pair_labels(a, b)
+        # Without the table, each pair compares two neighbourhoods.
+        hood = self._labeler.hood.shape[1]
+        with self._threads(len(a), len(b) * hood * hood, self._labeler.features.shape[1]):
+            return self._labeler.pair_labels(a, b)
 
     # ---------------------------------------------------------------- score
 
@@ -679,7 +735,8 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         if np.array_equal(features, self._labeler.features):
             graph = self.graph_
         else:
-            graph = self._graph_among(features)
+            with self._threads(len(features), len(features) + self.n_samples_fit_, features.shape[1]):
+                graph = self._graph_among(features)
         pairs = sp.triu(graph, k=1).tocoo()
         same = (y[pairs.row] == y[pairs.col]) if y.ndim == 1 else (
             (y[pairs.row] != 0) & (y[pairs.col] != 0)
@@ -915,14 +972,14 @@ def _grid_kneighbors(
 # Array helpers (no estimator state)
 
 
-def _keep_agreeing(fits: list[dict]) -> dict:
+def _agreeing(fits: list[dict]) -> int:
     """Of a fit from the features as given and one from whitened features, the
-    whitened one unless whitening broke up the neighbourhoods' agreement: it
+    whitened one (1) unless whitening broke up the neighbourhoods' agreement: it
     distilled fewer than ``_AUTO_WHITEN_AGREEMENT`` times as many similar pairs."""
     if len(fits) == 1:
-        return fits[0]
+        return 0
     given, whitened = ((fit["graph_"].data > 0).sum() for fit in fits)
-    return fits[1] if whitened >= _AUTO_WHITEN_AGREEMENT * given else fits[0]
+    return 1 if whitened >= _AUTO_WHITEN_AGREEMENT * given else 0
 
 
 def _unit_rows(X: np.ndarray, block: int) -> np.ndarray:

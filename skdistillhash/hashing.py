@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import warnings
 from collections.abc import Iterator
 from numbers import Integral, Real
@@ -19,24 +20,30 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseHasher, IntInterval
+from ._base import N_JOBS_CONSTRAINT, BaseHasher, IntInterval
 from ._fitting import publish_fit, validation_probe
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context, validate_params
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._networks import HashNetwork, build_backbone, build_head, on_device, set_hash_layer
 from ._torch._sampler import AnchorNeighborSampler
+from ._torch._threads import threads_for, torch_threads
 from ._torch._train import TrainConfig, encode, train_hash_network
 from .baselines import ITQHash
 from .distill import PairDistiller
 
-#: Rows per forward pass when encoding feature vectors (images use batch_size).
-_FEATURE_ENCODE_BATCH = 8192
+#: Rows per block when encoding feature vectors (images use batch_size): every
+#: block has this shape, the last one padded, so that a row's code does not
+#: depend on the rows encoded with it.
+_FEATURE_ENCODE_BATCH = 1024
 #: alpha=None means this many over n_bits: 1/4 at 32 bits.
 _ALPHA_BITS = 8
 #: weight_decay=None means this over n_bits: 2.5e-4 at 32 bits.
 _WEIGHT_DECAY_BITS = 0.008
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
 _ITQ_INIT_ROWS = 65536
+#: Floating-point operations of a training step per row and weight: forward,
+#: and the two products of the backward pass.
+_STEP_FLOPS_PER_WEIGHT = 6
 
 
 class DistillHash(BaseHasher):
@@ -146,6 +153,20 @@ class DistillHash(BaseHasher):
         Minimum improvement of the epoch loss that resets early stopping.
     n_iter_no_change : int, default=10
         Stop after this many epochs without an improvement of ``tol``.
+    n_jobs : int or None, default=None
+        CPU threads of torch for the fit (and for encoding images), set for
+        the fit's duration and restored after. None decides from the work:
+        one thread per 2.5e8 floating-point operations of a training step
+        (a linear hash layer's step on 128 rows gains nothing from a
+        second thread; a 1024-unit hidden layer's does), at most the threads
+        the process may use (its CPUs, the caller's torch setting, joblib's
+        limit in a loky worker, a Dask worker's share). -1 means every CPU,
+        in joblib's convention. A default distiller, or one whose
+        ``n_jobs`` is None, takes this value. Encoding feature vectors
+        always runs on one thread in blocks of one shape, so that a code
+        never depends on the batch (see :meth:`decision_function`). Codes
+        fitted on the CPU depend on the thread count of training (rounding
+        of the matrix products), not otherwise on the machine's load.
     device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``,
         ``"cuda:N"``, ``"mps"`` or a ``torch.device`` of those types. Asking
@@ -226,6 +247,7 @@ class DistillHash(BaseHasher):
         "weight_decay": [Interval(Real, 0, None, closed="left"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [IntInterval(1, None, closed="left")],
+        "n_jobs": N_JOBS_CONSTRAINT,
         "device": DEVICE_CONSTRAINT,
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
@@ -252,6 +274,7 @@ class DistillHash(BaseHasher):
         weight_decay=None,
         tol=1e-4,
         n_iter_no_change=10,
+        n_jobs=None,
         device="auto",
         random_state=None,
         warm_start=False,
@@ -274,6 +297,7 @@ class DistillHash(BaseHasher):
         self.weight_decay = weight_decay
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
         self.warm_start = warm_start
@@ -478,18 +502,26 @@ class DistillHash(BaseHasher):
             print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
         net = HashNetwork(head, backbone if self.finetune_backbone else None)
         inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
-        result = train_hash_network(
-            net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
-            list(net.parameters()), self._train_config(warm),
-        )
+        # A backbone's operations per image are many more than its weights:
+        # fine-tuning gets every thread it may use.
+        flops = math.inf if self.finetune_backbone else _STEP_FLOPS_PER_WEIGHT * self.batch_size * _n_weights(net)
+        with torch_threads(threads_for(flops, self.n_jobs)):
+            result = train_hash_network(
+                net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
+                list(net.parameters()), self._train_config(warm),
+            )
         _warn_if_nothing_learned(result.pairs_per_epoch, graph)
         return result
 
     def _make_distiller(self, rng):
-        """A fresh distiller; seeded from ``random_state`` when it has none."""
+        """A fresh distiller; seeded from ``random_state`` and given ``n_jobs``
+        where it has none."""
         distiller = clone(self._distiller_or_default())
-        if "random_state" in distiller.get_params() and distiller.random_state is None:
+        params = distiller.get_params()
+        if "random_state" in params and distiller.random_state is None:
             distiller.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+        if "n_jobs" in params and distiller.n_jobs is None:
+            distiller.set_params(n_jobs=self.n_jobs)
         return distiller
 
     def _build_backbone(self, X: np.ndarray, device, generator):
@@ -503,7 +535,8 @@ class DistillHash(BaseHasher):
         if backbone is None:
             return X
         # The distiller sees the backbone's pretrained features, as in the paper.
-        features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
+        with torch_threads(threads_for(math.inf, self.n_jobs)):
+            features = encode(backbone, X, device, self.batch_size, progress=self.verbose > 0)
         bad = ~np.isfinite(features).all(axis=1)
         if bad.any():
             raise ValueError(
@@ -541,7 +574,8 @@ class DistillHash(BaseHasher):
             rows = np.sort(rng.choice(features.shape[0], _ITQ_INIT_ROWS, replace=False))
             features = features[rows]
         # The hidden layers as initialised: the inputs the hash layer starts from.
-        inputs = encode(head[:-1], features, device, _FEATURE_ENCODE_BATCH)
+        with torch_threads(threads_for(2 * len(features) * _n_weights(head), self.n_jobs)):
+            inputs = encode(head[:-1], features, device, _FEATURE_ENCODE_BATCH)
         itq = ITQHash(n_bits=self.n_bits, random_state=rng.randint(np.iinfo(np.int32).max)).fit(inputs)
         projection = itq.projection_
         scale = ((inputs - itq.mean_) @ projection).std(axis=0)
@@ -552,10 +586,16 @@ class DistillHash(BaseHasher):
     def decision_function(self, X) -> np.ndarray:
         """The continuous codes ``h = tanh(f(x))`` before the sign.
 
-        Encodes in batches in eval mode: a row's code does not depend on the
-        other rows (up to float rounding: torch's CPU matrix products round
-        differently for blocks of a handful of rows, by about 1e-7), and
-        memory stays bounded for millions of rows.
+        Encodes in blocks in eval mode, so that memory stays bounded for
+        millions of rows. Feature vectors are encoded on one CPU thread in
+        blocks of 1,024 rows, the last padded with zeros: every block is the
+        same product, so a row's output is the same to the bit however the
+        rows are batched, chunked (``skdistillhash.dask.encode``) or ordered
+        (torch's CPU kernels round a product of 7 rows and of 1,024 rows
+        differently, and differently on one thread and on two). Images go
+        through the backbone in batches of ``batch_size`` on the fit's
+        threads (``n_jobs``): there a row's output may differ in its last bits
+        between batchings, as convolution kernels change with the batch.
 
         Parameters
         ----------
@@ -569,9 +609,11 @@ class DistillHash(BaseHasher):
         X = self._validate_X(X, reset=False)
         device = resolve_device(self.device)
         net = on_device(self.network_, device)
-        batch = _FEATURE_ENCODE_BATCH if X.ndim == 2 else self.batch_size
+        features = X.ndim == 2
+        batch = _FEATURE_ENCODE_BATCH if features else self.batch_size
         progress = bool(self.verbose) and X.shape[0] > 10 * batch
-        return encode(net, X, device, batch, progress=progress)
+        with torch_threads(1 if features else threads_for(math.inf, self.n_jobs)):
+            return encode(net, X, device, batch, progress=progress, fixed_shape=features)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -745,6 +787,10 @@ def _digest(X: np.ndarray, distiller_params: dict) -> str:
     digest = hashlib.blake2b(repr(spec).encode(), digest_size=16)
     digest.update(np.ascontiguousarray(X).reshape(-1).view(np.uint8))
     return digest.hexdigest()
+
+
+def _n_weights(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
 
 
 def _as_tensor(X: np.ndarray) -> torch.Tensor:

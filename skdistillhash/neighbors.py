@@ -17,7 +17,7 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import IntInterval
+from ._base import N_JOBS_CONSTRAINT, IntInterval
 from ._bits import check_packed, pack_bits
 from ._fitting import publish_fit, validation_probe
 from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
@@ -123,11 +123,11 @@ class HammingNeighbors(_CodeSearch):
     n_jobs : int, default=None
         CPU threads for a search: numpy's blocks of queries, or faiss's
         OpenMP threads (faiss's setting is process-wide; it is restored after
-        each call). As in scikit-learn, None means 1 unless in a
-        :func:`joblib.parallel_config` context, -1 means all cores and other
-        negative values count back from it (-2: all but one); it is resolved
-        at each query. 0 is not allowed. The torch backend uses torch's own
-        thread pool.
+        each call), or torch's CPU threads (restored after each call; on a
+        GPU the search runs there). As in scikit-learn, None means 1 unless
+        in a :func:`joblib.parallel_config` context, -1 means all cores and
+        other negative values count back from it (-2: all but one); it is
+        resolved at each query, also after ``set_params``. 0 is not allowed.
 
     Attributes
     ----------
@@ -181,11 +181,7 @@ class HammingNeighbors(_CodeSearch):
         "algorithm": [StrOptions({"auto", "mih", "brute"})],
         "packed": ["boolean"],
         "backend": [StrOptions(set(BACKENDS))],
-        "n_jobs": [
-            Interval(Integral, None, -1, closed="right"),
-            Interval(Integral, 1, None, closed="left"),
-            None,
-        ],
+        "n_jobs": N_JOBS_CONSTRAINT,
     }
 
     def __init__(

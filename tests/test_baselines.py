@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+import skdistillhash.baselines._lsh  # noqa: F401  (patched below)
 from skdistillhash import baselines
 from skdistillhash.baselines import ITQHash, LSHHash
 
@@ -255,7 +256,7 @@ def test_failed_fit_leaves_the_previous_fit(Hasher, failure, monkeypatch):
         est.set_params(n_bits=4)
         if Hasher is LSHHash:
             # LSH's last step draws the hyperplanes.
-            monkeypatch.setattr(baselines, "check_random_state", lambda seed: InterruptingRNG())
+            monkeypatch.setattr(baselines._lsh, "check_random_state", lambda seed: InterruptingRNG())
         else:
             # On tall data ITQ's SVDs are the R-steps of its rotation loop.
             monkeypatch.setattr(np.linalg, "svd", interrupt)

@@ -8,6 +8,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skdistillhash import DistillHash, HammingNeighbors, ITQHash, LSHHash, PairDistiller
+from skdistillhash.baselines import BiHalfHash, GreedyHash
 
 # --------------------------------------------------------------------------- #
 # scikit-learn's common checks
@@ -34,6 +35,11 @@ ESTIMATORS = [
     LSHHash(n_bits=5),
     # ITQ codes are at most n_features long; sklearn's checks use 2-10 features.
     ITQHash(n_bits=2, n_iter=3),
+    BiHalfHash(n_bits=6, epochs=2, device="cpu", random_state=0),
+    GreedyHash(n_bits=6, epochs=2, device="cpu", random_state=0),
+    # Default parameters too (sklearn's data is small: a few hundred steps).
+    BiHalfHash(),
+    GreedyHash(),
 ]
 
 # As scikit-learn's own PER_ESTIMATOR_XFAIL_CHECKS: the checks an estimator
@@ -91,6 +97,8 @@ HASHERS = [
     clone(SMALL_DISTILLHASH).set_params(n_bits=12),
     ITQHash(n_bits=12, random_state=0),
     LSHHash(n_bits=12, random_state=0),
+    BiHalfHash(n_bits=12, epochs=5, device="cpu", random_state=0),
+    GreedyHash(n_bits=12, epochs=5, device="cpu", random_state=0),
 ]
 
 # What scikit-learn's common checks already ask of every hasher (pickling,

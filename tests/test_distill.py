@@ -448,6 +448,35 @@ def test_auto_whitening_keeps_the_pairs_whose_neighbourhoods_agree(digits, monke
     assert one.randint(1 << 30) == two.randint(1 << 30)
 
 
+def test_auto_whitening_decides_on_a_sample_of_a_large_data_set(digits, monkeypatch):
+    # Above _AUTO_DECIDE_ROWS rows the two candidates are compared on a sample
+    # of that many rows, and all rows are distilled from the chosen one only.
+    import skdistillhash.distill as distill_module
+
+    X = digits[0]
+    monkeypatch.setattr(distill_module, "_AUTO_DECIDE_ROWS", 500)
+    distilled = []
+    distil = PairDistiller._distil
+
+    def recording(self, X, whitening, *args):
+        distilled.append((len(X), whitening is not None))
+        return distil(self, X, whitening, *args)
+
+    monkeypatch.setattr(PairDistiller, "_distil", recording)
+    auto = PairDistiller(device="cpu", random_state=0).fit(X)
+    # The digits keep their features as given, as on all their rows.
+    assert distilled == [(500, False), (500, True), (len(X), False)]
+    assert auto.n_whitened_axes_ == 0 and auto.n_samples_fit_ == len(X)
+    monkeypatch.setattr(distill_module, "_AUTO_WHITEN_AGREEMENT", 0.0)
+    distilled.clear()
+    assert PairDistiller(device="cpu", random_state=0).fit(X).n_whitened_axes_ == 32
+    assert distilled == [(500, False), (500, True), (len(X), True)]
+    # At most that many rows, both candidates see every row, as before.
+    distilled.clear()
+    PairDistiller(device="cpu", random_state=0).fit(X[:500])
+    assert distilled == [(500, False), (500, True)]
+
+
 def test_whitening_drops_axes_without_variance():
     rng = np.random.RandomState(0)
     # 3 informative columns, 4 constant ones: only 3 axes have variance.

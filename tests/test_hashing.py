@@ -192,13 +192,29 @@ REFERENCE_CONFIGS = {
 }
 
 
+#: Scores closer to 0 than this may take either sign on another CPU family.
+PORTABLE_MARGIN = 1e-3
+
+
 @pytest.mark.parametrize("name", REFERENCE_CONFIGS)
-def test_same_seed_gives_the_codes_of_15b7c28(name):
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_same_seed_gives_the_codes_of_15b7c28(name, n_jobs):
+    # What is portable, not the bits: the reference was recorded on an Intel
+    # AVX-512 CPU, and other CPU families (AMD, AVX2-only) run other matrix
+    # kernels, whose rounding in the last bits of a product grows through 48
+    # training steps. So every code bit whose score lies farther than
+    # PORTABLE_MARGIN from 0 must be the reference's, and the losses agree to
+    # 1e-4; on the recording machine the codes are identical, and the losses
+    # agree to 1e-6 (seen at both thread counts).
     X = load_digits_split().X_train
-    est = DistillHash(epochs=4, random_state=0, device="cpu", **REFERENCE_CONFIGS[name]).fit(X)
+    est = DistillHash(epochs=4, random_state=0, device="cpu", n_jobs=n_jobs, **REFERENCE_CONFIGS[name]).fit(X)
     reference = np.load(REFERENCE_CODES)
-    np.testing.assert_array_equal(est.predict(X), reference[f"{name}_codes"])
-    np.testing.assert_allclose(est.loss_curve_, reference[f"{name}_loss"], rtol=1e-6)
+    expected = np.unpackbits(reference[f"{name}_codes"], axis=1, count=est.n_bits, bitorder="little")
+    scores = est.decision_function(X)
+    clear = np.abs(scores) >= PORTABLE_MARGIN
+    assert clear.mean() > 0.99
+    np.testing.assert_array_equal(est.transform(X)[clear], expected[clear])
+    np.testing.assert_allclose(est.loss_curve_, reference[f"{name}_loss"], rtol=1e-4)
 
 
 def test_failed_fit_keeps_previous_state(fitted, small, monkeypatch):

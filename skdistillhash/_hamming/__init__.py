@@ -40,10 +40,10 @@ def make_index(backend: str, codes: np.ndarray, n_jobs: int | None = None):
     """Build the search index for ``backend`` over packed ``codes``.
 
     ``"auto"`` is faiss when importable, else numpy. ``n_jobs`` sets the
-    numpy threads or faiss's OpenMP threads, in joblib's convention (None
-    means 1 unless in a ``joblib.parallel_config`` context; -1 every core),
-    resolved at each query so that a context around the query applies; the
-    torch backend uses torch's own thread pool.
+    numpy threads, faiss's OpenMP threads or torch's CPU threads, in
+    joblib's convention (None means 1 unless in a ``joblib.parallel_config``
+    context; -1 every core), resolved at each query so that a context around
+    the query applies.
     """
     if backend == "auto":
         backend = "faiss" if faiss_available() else "numpy"
@@ -52,5 +52,5 @@ def make_index(backend: str, codes: np.ndarray, n_jobs: int | None = None):
     if backend == "faiss":
         return FaissIndex(codes, n_jobs=n_jobs)
     if backend == "torch":
-        return TorchIndex(codes)
+        return TorchIndex(codes, n_jobs=n_jobs)
     raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}.")

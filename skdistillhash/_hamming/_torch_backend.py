@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from joblib import effective_n_jobs
 
 from .._torch._device import resolve_device
+from .._torch._threads import torch_threads
 
 # Pairs per step: 2**24 float32 keys (64 MiB) fit any GPU and most CPUs.
 _PAIRS_PER_STEP = 2**24
@@ -34,10 +36,15 @@ class TorchIndex:
         +-1 floats) and unpacked one block at a time.
     device : str
         Passed to :func:`~skdistillhash._torch._device.resolve_device`.
+    n_jobs : int or None
+        torch's CPU threads during each call, in joblib's convention,
+        resolved at the call (None: 1 unless in a ``joblib.parallel_config``
+        context; -1: all CPUs); the caller's setting is restored after.
     """
 
-    def __init__(self, codes: np.ndarray, *, device: str = "auto"):
+    def __init__(self, codes: np.ndarray, *, device: str = "auto", n_jobs: int | None = None):
         self.device = resolve_device(device)
+        self.n_jobs = n_jobs
         self.n_samples, n_bytes = codes.shape
         self.n_bits = 8 * n_bytes  # padding bits are 0 on both sides: they agree
         self._codes = torch.from_numpy(np.ascontiguousarray(codes)).to(self.device)
@@ -48,6 +55,10 @@ class TorchIndex:
 
     def knn(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest codes of each query, ordered by (distance, index)."""
+        with torch_threads(effective_n_jobs(self.n_jobs)):
+            return self._knn(queries, k)
+
+    def _knn(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         dist = np.empty((len(queries), k), dtype=np.int32)
         idx = np.empty((len(queries), k), dtype=np.int64)
         for start in range(0, len(queries), _QUERY_CHUNK):
@@ -69,6 +80,10 @@ class TorchIndex:
 
     def radius(self, queries: np.ndarray, r: int):
         """All codes within distance ``r``, CSR rows ordered by (distance, index)."""
+        with torch_threads(effective_n_jobs(self.n_jobs)):
+            return self._radius(queries, r)
+
+    def _radius(self, queries: np.ndarray, r: int):
         rows, dists, idx = [], [], []
         for start in range(0, len(queries), _QUERY_CHUNK):
             q = self._signs(self._to_device(queries[start : start + _QUERY_CHUNK]))

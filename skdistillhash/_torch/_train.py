@@ -149,25 +149,37 @@ def encode(
     device: torch.device,
     batch_size: int,
     progress: bool = False,
+    *,
+    fixed_shape: bool = False,
 ) -> np.ndarray:
-    """Run ``net`` in eval mode over ``X`` in batches; float32 numpy out.
+    """Run ``net`` in eval mode over ``X`` in blocks of ``batch_size`` rows; float32 numpy out.
 
-    Memory is bounded by one batch on the device plus the (n, n_out) output.
+    ``fixed_shape=True`` pads the last block with zeros, so that every block
+    has exactly ``batch_size`` rows: the CPU's matrix products pick their
+    kernels and summation order by the shape of the product, so a row encoded
+    among 7 rows and among 1,000 may differ in its last bits. With one shape
+    (and the same thread count, which the callers fix), a row's output does
+    not depend on the other rows or on where it falls in a block. Memory is
+    bounded by one block on the device plus the (n, n_out) output.
     """
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("nothing to encode: X has 0 rows.")
     was_training = net.training
     net.eval()
     chunks = []
-    n = X.shape[0]
     report = _Progress(n) if progress else None
     for start in range(0, n, batch_size):
-        # A copy of the batch: X may be read-only (a memory map), which torch warns about.
-        batch = torch.from_numpy(np.array(X[start : start + batch_size], dtype=np.float32)).to(device)
-        chunks.append(net(batch).float().cpu().numpy())
+        rows = X[start : start + batch_size]
+        # A new block each time (a network may return its input, as an empty
+        # Sequential does); the rows are copied in by numpy, so that X may be
+        # read-only (a memory map, which torch warns about) or any view.
+        block = torch.zeros((batch_size if fixed_shape else len(rows), *X.shape[1:]))
+        block.numpy()[: len(rows)] = rows
+        chunks.append(net(block.to(device)).float().cpu().numpy()[: len(rows)])
         if report is not None:
             report(min(start + batch_size, n))
     net.train(was_training)
-    if not chunks:
-        raise ValueError("nothing to encode: X has 0 rows.")
     return np.concatenate(chunks)
 
 

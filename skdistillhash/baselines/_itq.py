@@ -1,165 +1,16 @@
-"""Classic shallow hashing baselines with the same estimator API as DistillHash.
-
-* :class:`LSHHash`: random Gaussian hyperplanes through the data mean
-  (sign random projections, Charikar 2002).
-* :class:`ITQHash`: PCA to ``n_bits`` dimensions followed by iterative
-  quantization (Gong & Lazebnik, CVPR 2011; TPAMI 2013).
-
-Both are unsupervised: ``fit`` ignores ``y``. Bits are the signs of
-``decision_function`` (bit 1 where it is ``> 0``), ``predict`` packs them in
-the FAISS layout, and ``score`` is the leave-one-out MAP of
-:class:`~skdistillhash._base.BaseHasher`.
-"""
+"""ITQHash: PCA to n_bits dimensions plus a learned rotation (iterative quantization)."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseHasher, IntInterval
-from ._fitting import publish_fit, validation_probe
-from ._pca import centre, mean_and_scale, principal_components
-from ._sklearn_compat import _fit_context
-
-__all__ = ["LSHHash", "ITQHash"]
-
-def _random_orthogonal(n: int, rng: np.random.RandomState) -> np.ndarray:
-    """A Haar-distributed random orthogonal ``(n, n)`` matrix (QR of a Gaussian)."""
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    # Fix the signs so that the distribution is uniform (Mezzadri 2007).
-    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
-
-
-class _LinearHasher(BaseHasher):
-    """A hasher whose outputs are linear in the centred data:
-    ``decision_function(X) = ((X - mean_) * scale_) @ projection_``.
-
-    Subclasses fit ``mean_``, ``scale_`` (see ``mean_and_scale``) and what
-    ``projection_`` is made of; DistillHash starts its hash layer from an
-    ``ITQHash``'s ``mean_`` and ``projection_``.
-    """
-
-    def decision_function(self, X) -> np.ndarray:
-        """Signed projections of the centred ``X``: the bits are their signs.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        h : ndarray of shape (n_samples, n_bits), dtype float32
-            ``((X - mean_) * scale_) @ projection_``; bit ``j`` is
-            ``h[:, j] > 0``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._project(centre(X, self.mean_, self.scale_)).astype(np.float32)
-
-    def _project(self, Xc: np.ndarray) -> np.ndarray:
-        return Xc @ self.projection_
-
-
-class LSHHash(_LinearHasher):
-    """Locality-sensitive hashing with random hyperplanes through the data mean.
-
-    Each bit is the side of a random hyperplane a sample falls on: the
-    hyperplane normals are i.i.d. standard Gaussian vectors and pass through
-    the training mean, so ``decision_function(X) = (X - mean_) @ projection_``.
-    For centred data the probability that two samples get different bits is
-    their angle divided by pi (sign random projections, Charikar 2002), so the
-    Hamming distance estimates the angle between them. Data-independent apart
-    from the centring: the classic lower anchor for learned hashing.
-
-    Parameters
-    ----------
-    n_bits : int, default=32
-        Code length: the number of hyperplanes. Any value from 1 to 65536,
-        independent of the number of features.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the hyperplanes. An int gives bit-identical codes across calls
-        and processes.
-
-    Attributes
-    ----------
-    mean_ : ndarray of shape (n_features,)
-        Mean of the training data; the hyperplanes pass through it.
-    projection_ : ndarray of shape (n_features, n_bits)
-        Hyperplane normals, one column per bit.
-    scale_ : float
-        Power of two the centred data are multiplied by before projecting:
-        1.0 unless the training data's magnitude is extreme (beyond about
-        1e19 or below 1e-19), where it brings them near 1 so that nothing
-        overflows or underflows. It never changes the codes.
-    n_bits_ : int
-        Number of bits of the fitted codes.
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during ``fit``, when ``X`` has string column
-        names.
-
-    See Also
-    --------
-    ITQHash : PCA plus a learned rotation; much better codes at the same length.
-
-    References
-    ----------
-    M. S. Charikar, "Similarity estimation techniques from rounding
-    algorithms", STOC 2002.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_digits
-    >>> from skdistillhash.baselines import LSHHash
-    >>> X, y = load_digits(return_X_y=True)
-    >>> lsh = LSHHash(n_bits=16, random_state=0).fit(X)
-    >>> lsh.transform(X[:2]).shape
-    (2, 16)
-    >>> lsh.predict(X[:2]).shape  # packed: 16 bits in 2 bytes
-    (2, 2)
-    """
-
-    _parameter_constraints: dict = {
-        **BaseHasher._parameter_constraints,
-        "random_state": ["random_state"],
-    }
-
-    def __init__(self, n_bits: int = 32, *, random_state=None) -> None:
-        self.n_bits = n_bits
-        self.random_state = random_state
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None) -> "LSHHash":
-        """Draw the hyperplanes and centre them on the mean of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data, at least 2 samples, finite values.
-        y : None
-            Ignored; present for the sklearn API.
-
-        Returns
-        -------
-        self : LSHHash
-            The fitted hasher.
-        """
-        probe = validation_probe(self)
-        X = validate_data(probe, X, dtype=np.float64, ensure_min_samples=2)
-        rng = check_random_state(self.random_state)
-        mean, scale = mean_and_scale(X)
-        projections = rng.standard_normal((X.shape[1], self.n_bits))
-        publish_fit(
-            self,
-            probe,
-            mean_=mean,
-            scale_=scale,
-            projection_=projections,
-            n_bits_=int(self.n_bits),
-        )
-        return self
+from .._base import BaseHasher, IntInterval
+from .._fitting import publish_fit
+from .._pca import centre, mean_and_scale, principal_components
+from .._sklearn_compat import _fit_context
+from ._linear import _LinearHasher
 
 
 class ITQHash(_LinearHasher):
@@ -286,8 +137,7 @@ class ITQHash(_LinearHasher):
         self : ITQHash
             The fitted hasher.
         """
-        probe = validation_probe(self)
-        X = validate_data(probe, X, dtype=np.float64, ensure_min_samples=2)
+        probe, X = self._validate_training_data(X)
         n_samples, n_features = X.shape
         if self.n_bits > n_features:
             raise ValueError(
@@ -357,3 +207,10 @@ class ITQHash(_LinearHasher):
     def _project(self, Xc: np.ndarray) -> np.ndarray:
         # PCA first, then the rotation, as fitted: the same rounding as in fit.
         return (Xc @ self.components_.T) @ self.rotation_
+
+
+def _random_orthogonal(n: int, rng: np.random.RandomState) -> np.ndarray:
+    """A Haar-distributed random orthogonal ``(n, n)`` matrix (QR of a Gaussian)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    # Fix the signs so that the distribution is uniform (Mezzadri 2007).
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
