@@ -71,12 +71,12 @@ def encode(hasher: BaseEstimator, X: da.Array, *, output: str = "packed") -> da.
     """Encode a dask array with a fitted hasher, lazily, chunk by chunk.
 
     Each chunk of rows is encoded by ``hasher.predict``, ``transform`` or
-    ``decision_function`` where it lives. Hashers encode every row on its
-    own, so the result equals the in-memory call on the whole array, on any
-    scheduler. One caveat for :class:`~skdistillhash.DistillHash`: torch's CPU
-    matrix products round differently for blocks of very few rows, so a chunk
-    of a handful of rows may differ from the in-memory result in the last bit
-    of a score (and, when a score is within about 1e-7 of zero, in a bit).
+    ``decision_function`` where it lives. Hashers encode every feature row on
+    its own, on one thread, in blocks of one shape, so the result equals the
+    in-memory call on the whole array to the bit, however the rows are
+    chunked and on any scheduler. (Images through a DistillHash backbone are
+    encoded in batches, whose convolutions may round differently: there a
+    score may differ in its last bits.)
 
     Parameters
     ----------

@@ -33,6 +33,7 @@ import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from skdistillhash import DistillHash, HammingNeighbors, ITQHash, LSHHash  # noqa: E402
+from skdistillhash.baselines import BiHalfHash  # noqa: E402
 from skdistillhash.dask import DaskHammingNeighbors, encode  # noqa: E402
 
 OUTPUTS = {"packed": "predict", "bits": "transform", "scores": "decision_function"}
@@ -57,16 +58,25 @@ def hashers(digits):
         # 12 bits: packed codes of two bytes, four of them padding.
         ITQHash(n_bits=12, n_iter=5, random_state=0).fit(X),
         LSHHash(n_bits=12, random_state=0).fit(X),
+        BiHalfHash(n_bits=12, epochs=2, device="cpu", random_state=0).fit(X),
     ]
 
 
 def chunked(X):
-    """Row chunks of 400 (not dividing 1797), columns split in two.
-
-    No tiny row chunks: torch may round a score of a block of a few rows
-    differently from the in-memory call (see encode's docstring).
-    """
+    """Row chunks of 400 (not dividing 1797), columns split in two."""
     return da.from_array(X, chunks=(400, X.shape[1] // 2))
+
+
+@settings(max_examples=15, deadline=None)
+@given(cuts=st.lists(st.integers(1, 299), max_size=8, unique=True))
+def test_codes_do_not_depend_on_the_chunks(hashers, digits, cuts):
+    # A row's scores, to the bit, whatever chunk it falls in and wherever in it:
+    # chunks of one row included.
+    X = digits[0][:300]
+    sizes = tuple(np.diff([0, *sorted(cuts), 300]))
+    for hasher in hashers:
+        got = encode(hasher, da.from_array(X, chunks=(sizes, -1)), output="scores").compute()
+        np.testing.assert_array_equal(got, hasher.decision_function(X))
 
 
 # -- encode ---------------------------------------------------------------
