@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
     StrOptions,
+    validate_parameter_constraints,
     validate_params,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "_fit_context",
+    "validate_parameter_constraints",
     "validate_params",
 ]

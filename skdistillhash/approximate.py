@@ -39,43 +39,21 @@ from __future__ import annotations
 
 import math
 import time
-from numbers import Integral
 
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator
-from sklearn.utils import Bunch, check_random_state
-from sklearn.utils.random import sample_without_replacement
+from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import N_JOBS_CONSTRAINT
 from ._bits import check_packed, to_words
 from ._hamming import _faiss
-from ._sklearn_compat import Interval, StrOptions, validate_params
+from ._hamming._faiss_index import INDEX_CONSTRAINTS, POSITIVE, build_index, require_faiss
+from ._sklearn_compat import validate_params
 from .metrics import _ap_of_ranked, _check_labels, _encode_labels
 from .neighbors import HammingNeighbors
 
 __all__ = ["compare_to_exact", "nprobe_sweep", "to_faiss_index"]
-
-KINDS = ("flat", "ivf")
-
-# faiss's k-means (faiss.ClusteringParameters) warns below this many training
-# points per centroid, and subsamples to at most the second number per centroid.
-_MIN_POINTS_PER_LIST = 39
-_MAX_POINTS_PER_LIST = 256
-
-_POSITIVE = [Interval(Integral, 1, None, closed="left")]
-
-
-def _require_faiss(what: str):
-    """The faiss module, or an ImportError naming the extra that installs it."""
-    if _faiss.faiss is None:
-        raise ImportError(
-            f"{what} needs the faiss package, which is not installed: "
-            f"{_faiss.INSTALL_HINT}."
-        )
-    return _faiss.faiss
-
 
 def _database_codes(codes_or_neighbors) -> np.ndarray:
     """Packed codes from an array or from a fitted HammingNeighbors."""
@@ -96,21 +74,8 @@ def _database_codes(codes_or_neighbors) -> np.ndarray:
     return np.ascontiguousarray(codes)
 
 
-def _default_nlist(n_samples: int) -> int:
-    """``4 * sqrt(n)`` lists, at most ``n // 39``, at least 1."""
-    return max(1, min(round(4 * math.sqrt(n_samples)), n_samples // _MIN_POINTS_PER_LIST))
-
-
 @validate_params(
-    {
-        "codes_or_neighbors": "no_validation",
-        "kind": [StrOptions(set(KINDS))],
-        "nlist": [*_POSITIVE, None],
-        "nprobe": [*_POSITIVE, None],
-        "train_size": [*_POSITIVE, None],
-        "random_state": ["random_state"],
-        "n_jobs": N_JOBS_CONSTRAINT,
-    },
+    {"codes_or_neighbors": "no_validation", **INDEX_CONSTRAINTS},
     prefer_skip_nested_validation=True,
 )
 def to_faiss_index(
@@ -204,57 +169,11 @@ def to_faiss_index(
     >>> ivf.nlist, ivf.nprobe, ivf.ntotal
     (16, 4, 1000)
     """
-    faiss = _require_faiss("to_faiss_index")
     codes = _database_codes(codes_or_neighbors)
-    n, n_bytes = codes.shape
-    d = 8 * n_bytes
-    if kind == "flat":
-        given = [name for name, value in
-                 (("nlist", nlist), ("nprobe", nprobe), ("train_size", train_size))
-                 if value is not None]
-        if given:
-            raise ValueError(
-                f"{', '.join(given)} apply to kind='ivf' only; kind='flat' is an exact "
-                "scan with no lists to train or probe."
-            )
-        index = faiss.IndexBinaryFlat(d)
-        with _faiss._omp_threads(n_jobs):
-            index.add(codes)
-        return index
-
-    nlist = _default_nlist(n) if nlist is None else nlist
-    if nlist > n:
-        raise ValueError(
-            f"nlist={nlist} exceeds the number of codes ({n}): every list needs a "
-            "code to train its centroid on."
-        )
-    nprobe = 1 if nprobe is None else nprobe
-    if nprobe > nlist:
-        raise ValueError(f"nprobe={nprobe} must be in [1, nlist={nlist}].")
-    train_size = min(n, _MAX_POINTS_PER_LIST * nlist) if train_size is None else train_size
-    if not nlist <= train_size <= n:
-        raise ValueError(
-            f"train_size={train_size} must be in [nlist, n_samples] = [{nlist}, {n}]: "
-            "faiss's k-means needs at least one training code per list, and the "
-            "sample is drawn from the codes without replacement."
-        )
-    rng = check_random_state(random_state)
-    if train_size < n:
-        # sample_without_replacement never materialises a permutation of n,
-        # which for a billion codes would not fit in memory.
-        rows = np.sort(sample_without_replacement(n, train_size, random_state=rng))
-        sample = codes[rows]
-    else:
-        sample = codes
-    quantizer = faiss.IndexBinaryFlat(d)
-    # faiss's Python layer keeps a reference to the quantizer in the index.
-    index = faiss.IndexBinaryIVF(quantizer, d, nlist)
-    index.cp.seed = int(rng.randint(np.iinfo(np.int32).max))
-    with _faiss._omp_threads(n_jobs):
-        index.train(sample)
-        index.add(codes)
-    index.nprobe = nprobe
-    return index
+    return build_index(
+        codes, kind=kind, nlist=nlist, nprobe=nprobe, train_size=train_size,
+        random_state=random_state, n_jobs=n_jobs, caller="to_faiss_index",
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -378,9 +297,9 @@ _COMPARE_PARAMS = {
     "index": "no_validation",
     "neighbors": "no_validation",
     "queries": ["array-like"],
-    "k": _POSITIVE,
+    "k": POSITIVE,
     "y_queries": ["array-like", "sparse matrix", None],
-    "n_repeats": _POSITIVE,
+    "n_repeats": POSITIVE,
 }
 
 
@@ -475,7 +394,7 @@ def compare_to_exact(
     >>> compare_to_exact(ivf, nn, queries, k=10).recall_ties
     1.0
     """
-    faiss = _require_faiss("compare_to_exact")
+    faiss = require_faiss("compare_to_exact")
     ref = _exact_reference(faiss, index, neighbors, queries, k, y_queries, n_repeats)
     scores = _score_index(index, neighbors, ref, n_repeats)
     return Bunch(
@@ -557,7 +476,7 @@ def nprobe_sweep(
     >>> bool(np.all(np.diff(sweep.recall_ties) >= 0)), float(sweep.recall_ties[-1])
     (True, 1.0)
     """
-    faiss = _require_faiss("nprobe_sweep")
+    faiss = require_faiss("nprobe_sweep")
     if not isinstance(index, faiss.IndexBinaryIVF):
         raise TypeError(
             "nprobe_sweep needs a faiss.IndexBinaryIVF, as "

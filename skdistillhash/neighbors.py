@@ -21,7 +21,8 @@ from ._base import N_JOBS_CONSTRAINT, IntInterval
 from ._bits import check_packed, pack_bits
 from ._fitting import publish_fit, validation_probe
 from ._hamming import BACKENDS, MultiIndexHashing, make_index, prefers_mih
-from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_params
+from ._hamming._faiss_index import INDEX_CONSTRAINTS, build_index
+from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_parameter_constraints, validate_params
 from .metrics import _check_labels, mean_average_precision
 
 
@@ -547,13 +548,11 @@ class HammingNeighbors(_CodeSearch):
         >>> int(dist[0, 0])
         1
         """
-        # Imported here: approximate builds on this module.
-        from .approximate import to_faiss_index
-
-        return to_faiss_index(
-            self, kind=kind, nlist=nlist, nprobe=nprobe, train_size=train_size,
-            random_state=random_state, n_jobs=self.n_jobs,
-        )
+        params = dict(kind=kind, nlist=nlist, nprobe=nprobe, train_size=train_size,
+                      random_state=random_state, n_jobs=self.n_jobs)
+        validate_parameter_constraints(INDEX_CONSTRAINTS, params, caller_name="HammingNeighbors.to_faiss")
+        check_is_fitted(self)
+        return build_index(self.codes_, **params, caller="HammingNeighbors.to_faiss")
 
     def _get_index(self):
         """The backend's index, as the current parameters say.

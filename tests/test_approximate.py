@@ -10,12 +10,8 @@ from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
 from skdistillhash import ITQHash, LSHHash, mean_average_precision
-from skdistillhash.approximate import (
-    _default_nlist,
-    compare_to_exact,
-    nprobe_sweep,
-    to_faiss_index,
-)
+from skdistillhash._hamming._faiss_index import default_nlist
+from skdistillhash.approximate import compare_to_exact, nprobe_sweep, to_faiss_index
 from skdistillhash.neighbors import HammingNeighbors
 
 HINT = r"pip install skdistillhash\[faiss\]"
@@ -90,15 +86,15 @@ def test_ivf_is_reproducible_and_keeps_its_quantizer(digit_codes):
 
 
 @pytest.mark.parametrize(("n", "nlist"), [(1, 1), (38, 1), (1000, 25), (10**6, 4000)])
-def test_default_nlist(n, nlist):
-    assert _default_nlist(n) == nlist
+def testdefault_nlist(n, nlist):
+    assert default_nlist(n) == nlist
 
 
 @needs_faiss
 def test_ivf_defaults_and_smallest_training_sample(random_bits):
     codes = pack(random_bits)
     index = to_faiss_index(codes, kind="ivf", random_state=0)
-    assert (index.nlist, index.nprobe, index.ntotal) == (_default_nlist(450), 1, 450)
+    assert (index.nlist, index.nprobe, index.ntotal) == (default_nlist(450), 1, 450)
     index = to_faiss_index(codes, kind="ivf", nlist=5, train_size=5, random_state=0)
     assert index.is_trained and index.ntotal == 450
 
