@@ -23,6 +23,7 @@ resolution of the rule; near-ties among neighbours may swap.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from numbers import Integral, Real
 
@@ -38,6 +39,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 from ._base import N_JOBS_CONSTRAINT, IntInterval
 from ._fitting import publish_fit, validation_probe
 from ._pca import Whitening
+from ._progress import progress
 from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_params
 from ._torch._device import DEVICE_CONSTRAINT, resolve_device
 from ._torch._knn import inner_product_knn
@@ -178,6 +180,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     random_state : int, RandomState instance or None, default=None
         Seeds the pair sample and the dissimilar candidates; an int gives
         identical output on every run.
+    verbose : int, default=0
+        1 shows the neighbour search of ``fit`` as a progress bar (a line at
+        each tenth of the rows in a log file) and the pairs distilled.
 
     Attributes
     ----------
@@ -291,6 +296,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "block_size": [IntInterval(1, None, closed="left")],
         "label_cache_bytes": [IntInterval(0, None, closed="left")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -312,6 +318,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         block_size: int = 4096,
         label_cache_bytes: int = 2**29,
         random_state=None,
+        verbose: int = 0,
     ):
         self.strategy = strategy
         self.n_neighbors = n_neighbors
@@ -329,6 +336,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.block_size = block_size
         self.label_cache_bytes = label_cache_bytes
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
 
@@ -368,7 +376,13 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 # candidate is the fit that "auto" keeps.
                 rng.set_state(state)
                 fits.append(self._distil(X, whitening, rng, n_neighbors, neighborhood_size, device))
-        publish_fit(self, probe, **fits[_agreeing(fits)])
+        kept = _agreeing(fits)
+        if self.verbose and len(fits) > 1:
+            print(
+                f"whiten_components='auto' keeps the pairs of the features "
+                f"{'whitened' if kept else 'as given'}", file=sys.stderr, flush=True,
+            )
+        publish_fit(self, probe, **fits[kept])
         return self
 
     def _decide_on_a_sample(self, X, whitenings: list, rng, device):
@@ -405,10 +419,12 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         features = _unit_rows(X if whitening is None else whitening.transform(X), self.block_size)
         # The search of cosine_kneighbors, run here on the rounded rows, which
         # the labeler keeps too, for similarities: the rule compares them in float32.
-        sims, neighbors = inner_product_knn(
-            features, n_neighbors=max(n_neighbors, neighborhood_size), block_size=self.block_size,
-            device=device,
-        )
+        which = "features as given" if whitening is None else f"whitened to {whitening.n_axes} axes"
+        with progress(n, f"neighbours ({which})", "rows", enabled=bool(self.verbose)) as report:
+            sims, neighbors = inner_product_knn(
+                features, n_neighbors=max(n_neighbors, neighborhood_size), block_size=self.block_size,
+                device=device, progress=report,
+            )
         a, b = _random_pairs(n, self.n_pair_samples, rng)
         hood = _neighborhoods(np.arange(n), neighbors, neighborhood_size)
         table = torch.from_numpy(features).to(device)
@@ -452,6 +468,12 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             n_dissimilar=self.n_dissimilar, n_draws=n_draws, seed=seed,
         )
         graph = _to_csr(*pairs, shape=(n, n), symmetric=True)
+        if self.verbose:
+            print(
+                f"distilled {(graph.data > 0).sum() // 2} similar and {(graph.data < 0).sum() // 2} "
+                f"dissimilar pairs over {n} samples ({which})",
+                file=sys.stderr, flush=True,
+            )
         return dict(
             neighbors_=neighbors,
             n_whitened_axes_=0 if whitening is None else whitening.n_axes,

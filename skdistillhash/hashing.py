@@ -189,9 +189,11 @@ class DistillHash(BaseHasher):
         width or ndim is a ValueError: the network cannot continue as
         another shape.
     verbose : int, default=0
-        1 prints one line per epoch (loss, pairs used, seconds) and a progress
-        bar when encoding many rows (on a terminal; in a log file, a line at
-        every tenth of the rows).
+        1 shows progress on stderr: the distiller's neighbour search and the
+        pairs it distilled (a distiller whose ``verbose`` is 0 takes this
+        value), the epochs of training (loss and labelled pairs of the last
+        epoch beside the bar), and the encoding of many rows. A tqdm bar on
+        a terminal and in a notebook; in a log file, a line at each tenth.
 
     Attributes
     ----------
@@ -497,9 +499,6 @@ class DistillHash(BaseHasher):
     def _fit_loop(self, X: np.ndarray, features: np.ndarray, distiller, backbone, head, device, rng, warm: bool):
         """Train the head (and the backbone, if fine-tuned) on the distilled pairs."""
         graph = _distilled_graph(distiller, features.shape[0])
-        if self.verbose:
-            n_similar = int((graph.data > 0).sum()) // 2
-            print(f"distilled {n_similar} similar pairs over {features.shape[0]} samples", flush=True)
         net = HashNetwork(head, backbone if self.finetune_backbone else None)
         inputs = _as_tensor(X if self.finetune_backbone else features).to(device)
         # A backbone's operations per image are many more than its weights:
@@ -522,6 +521,8 @@ class DistillHash(BaseHasher):
             distiller.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
         if "n_jobs" in params and distiller.n_jobs is None:
             distiller.set_params(n_jobs=self.n_jobs)
+        if "verbose" in params and not distiller.verbose:
+            distiller.set_params(verbose=self.verbose)
         return distiller
 
     def _build_backbone(self, X: np.ndarray, device, generator):

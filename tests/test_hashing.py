@@ -57,11 +57,49 @@ def test_loss_decreases_and_verbose_reports_epochs(small, capsys):
     # No warm-up: a fixed objective, whose loss must fall.
     est = DistillHash(n_bits=16, random_state=0, verbose=1, quantization_warmup=0.0, **{**FAST, "epochs": 6})
     est.fit(small[0])
-    out = capsys.readouterr().out
-    lines = [line for line in out.splitlines() if line.startswith("epoch")]
-    assert len(lines) == 6
-    assert "loss" in lines[0] and "pairs" in lines[0] and lines[0].rstrip().endswith("s")
+    err = capsys.readouterr().err  # a log file here, not a terminal: a line per tenth
+    lines = [line for line in err.splitlines() if line.startswith("training")]
+    assert len(lines) == 6 and lines[-1].startswith("training: 6/6 epochs")
+    assert "loss" in lines[0] and "pairs" in lines[0]
+    assert any(line.startswith("neighbours (features as given)") for line in err.splitlines())
+    assert "distilled" in err
     assert est.loss_curve_[-1] < est.loss_curve_[0]
+
+
+FIT_WITH_PROGRESS = """
+from sklearn.datasets import load_digits
+from skdistillhash import DistillHash
+DistillHash(n_bits=8, epochs=5, verbose=1, device="cpu", random_state=0).fit(load_digits().data[:300] / 16)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_verbose_fit_draws_tqdm_bars_on_a_terminal():
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-c", FIT_WITH_PROGRESS], stdout=child, stderr=child, close_fds=True)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    assert proc.wait(timeout=120) == 0
+    text = out.decode()
+    # Bars redrawn in place: carriage returns, percentages, tqdm's counts.
+    assert "\r" in text and "training: 100%|" in text and "5/5" in text
+    assert "neighbours (features as given): 100%|" in text and "loss=" in text
 
 
 @pytest.mark.parametrize("warmup, stopped_at", [(0.0, 3), (0.2, 9)])

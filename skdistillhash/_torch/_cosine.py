@@ -21,7 +21,6 @@ targets and the layer's inputs alike; SGD with momentum 0.9 and weight decay
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._progress import progress as progress_report
 from ._denormals import flushing_denormals
 
 
@@ -112,13 +112,17 @@ def train_cosine_layer(
 
 
 def _train(layer, features, config: CosineConfig, optimizer, rng, generator) -> CosineResult:
+    with progress_report(config.epochs, "training", "epochs", enabled=bool(config.verbose)) as report:
+        return _epochs(layer, features, config, optimizer, rng, generator, report)
+
+
+def _epochs(layer, features, config: CosineConfig, optimizer, rng, generator, report) -> CosineResult:
     result = CosineResult()
     n = features.shape[0]
     device = features.device
     keep = 1.0 - config.dropout
     layer.train()
     for epoch in range(1, config.epochs + 1):
-        tic = time.perf_counter()
         if config.decay_epoch is not None and epoch == config.decay_epoch + 1:
             for group in optimizer.param_groups:
                 group["lr"] = config.learning_rate / 10
@@ -152,6 +156,6 @@ def _train(layer, features, config: CosineConfig, optimizer, rng, generator) -> 
             )
         result.loss_curve.append(epoch_loss)
         result.n_iter = epoch
-        if config.verbose:
-            print(f"epoch {epoch:>4}/{config.epochs}  loss {epoch_loss:.5f}  {time.perf_counter() - tic:6.2f}s", flush=True)
+        report.set_postfix(loss=f"{epoch_loss:.5f}")
+        report.update()
     return result

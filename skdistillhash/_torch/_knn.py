@@ -30,6 +30,7 @@ def inner_product_knn(
     n_neighbors: int,
     block_size: int,
     device: torch.device,
+    progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``n_neighbors`` database rows of largest inner product with each query.
 
@@ -46,6 +47,8 @@ def inner_product_knn(
         Rows per query block; database blocks are 4 times as many rows.
     device : torch.device
         Where the products run; inputs and results stay on the host.
+    progress : progress report or None
+        Told of each block of queries done (``update(rows)``).
 
     Returns
     -------
@@ -83,6 +86,8 @@ def inner_product_knn(
             if exclude_self:
                 _mask_self(sim, q_start, d_start)
             _merge(best_sim, best_idx, q_start, sim, d_start)
+        if progress is not None:
+            progress.update(q.shape[0])
     sims, idx = best_sim.cpu().numpy(), best_idx.cpu().numpy()
     # Ties inside the top k were left in any order: put them in index order.
     order = np.lexsort((idx, -sims), axis=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -11,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._progress import progress as progress_report
 from ._denormals import flushing_denormals
 from ._loss import pairwise_nll, quantization_loss
 
@@ -66,13 +66,17 @@ def train_hash_network(
 
 
 def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) -> TrainResult:
+    with progress_report(config.epochs, "training", "epochs", enabled=bool(config.verbose)) as report:
+        return _epochs(net, inputs, batches, pair_labels, optimizer, config, report)
+
+
+def _epochs(net, inputs, batches, pair_labels, optimizer, config: TrainConfig, report) -> TrainResult:
     device = inputs.device
     result = TrainResult()
     best, stale = np.inf, 0
     step, warmup_steps = 0, None
     net.train()
     for epoch in range(1, config.epochs + 1):
-        tic = time.perf_counter()
         epoch_batches = list(batches)
         if warmup_steps is None:  # every epoch has as many batches
             warmup_steps = config.warmup_epochs * len(epoch_batches)
@@ -102,12 +106,8 @@ def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) ->
         result.loss_curve.append(epoch_loss)
         result.pairs_per_epoch.append(int(n_pairs.item()))
         result.n_iter = epoch
-        if config.verbose:
-            print(
-                f"epoch {epoch:>4}/{config.epochs}  loss {epoch_loss:.5f}  "
-                f"pairs {result.pairs_per_epoch[-1]:>9}  {time.perf_counter() - tic:6.2f}s",
-                flush=True,
-            )
+        report.set_postfix(loss=f"{epoch_loss:.5f}", pairs=result.pairs_per_epoch[-1])
+        report.update()
         if epoch <= config.warmup_epochs:
             continue
         if epoch_loss > best - config.tol:
@@ -116,10 +116,12 @@ def _train(net, inputs, batches, pair_labels, optimizer, config: TrainConfig) ->
             stale = 0
         best = min(best, epoch_loss)
         if stale >= config.n_iter_no_change:
+            report.close()
             if config.verbose:
                 print(
-                    f"loss did not improve by more than tol={config.tol} for "
-                    f"{config.n_iter_no_change} epochs: stopping.",
+                    f"training stopped after {epoch} epochs: the loss did not improve by more "
+                    f"than tol={config.tol} for {config.n_iter_no_change} epochs.",
+                    file=sys.stderr,
                     flush=True,
                 )
             break
@@ -168,7 +170,7 @@ def encode(
     was_training = net.training
     net.eval()
     chunks = []
-    report = _Progress(n) if progress else None
+    report = progress_report(n, "encoding", "rows", enabled=progress)
     for start in range(0, n, batch_size):
         rows = X[start : start + batch_size]
         # A new block each time (a network may return its input, as an empty
@@ -177,33 +179,7 @@ def encode(
         block = torch.zeros((batch_size if fixed_shape else len(rows), *X.shape[1:]))
         block.numpy()[: len(rows)] = rows
         chunks.append(net(block.to(device)).float().cpu().numpy()[: len(rows)])
-        if report is not None:
-            report(min(start + batch_size, n))
+        report.update(len(rows))
+    report.close()
     net.train(was_training)
     return np.concatenate(chunks)
-
-
-class _Progress:
-    """Encoding progress on stderr: a bar redrawn in place on a terminal; in a
-    log file, where a carriage return would make one endless line, a line at
-    each tenth of the rows."""
-
-    _WIDTH = 30
-
-    def __init__(self, n: int, stream=None):
-        self.n = n
-        self.stream = sys.stderr if stream is None else stream
-        self.tty = getattr(self.stream, "isatty", lambda: False)()
-        self.tic = time.perf_counter()
-        self.tenths = 0
-
-    def __call__(self, done: int) -> None:
-        elapsed = time.perf_counter() - self.tic
-        if self.tty:
-            bar = "#" * (self._WIDTH * done // self.n)
-            end = "\n" if done == self.n else ""
-            self.stream.write(f"\rencoding [{bar:<{self._WIDTH}}] {done}/{self.n} rows  {elapsed:.1f}s{end}")
-        elif 10 * done // self.n > self.tenths:
-            self.tenths = 10 * done // self.n
-            self.stream.write(f"encoding {done}/{self.n} rows  {elapsed:.1f}s\n")
-        self.stream.flush()

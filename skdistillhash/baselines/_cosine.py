@@ -133,8 +133,9 @@ class _CosineHasher(BaseHasher):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         device = resolve_device(self.device)
         layer = on_device(self.layer_, device)
+        progress = bool(self.verbose) and len(X) > 10 * _ENCODE_ROWS
         with torch_threads(1):
-            return encode(layer, X * np.float32(self.scale_), device, _ENCODE_ROWS, fixed_shape=True)
+            return encode(layer, X * np.float32(self.scale_), device, _ENCODE_ROWS, progress, fixed_shape=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
