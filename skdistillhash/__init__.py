@@ -1,6 +1,7 @@
 """skdistillhash: unsupervised deep hashing after DistillHash, the scikit-learn way."""
 
-from .baselines import ITQHash, LSHHash
+from ._show_versions import show_versions
+from .baselines import BiHalfHash, GreedyHash, ITQHash, LSHHash
 from .distill import PairDistiller
 from .hashing import DistillHash
 from .metrics import make_map_scorer, mean_average_precision
@@ -9,7 +10,9 @@ from .neighbors import HammingNeighbors
 __version__ = "0.1.0"
 
 __all__ = [
+    "BiHalfHash",
     "DistillHash",
+    "GreedyHash",
     "HammingNeighbors",
     "ITQHash",
     "LSHHash",
@@ -17,4 +20,5 @@ __all__ = [
     "__version__",
     "make_map_scorer",
     "mean_average_precision",
+    "show_versions",
 ]
