@@ -1,10 +1,13 @@
-"""The main job: DistillHash against LSH and ITQ on real data that ships offline.
+"""The main job: DistillHash against the baselines on real data that ships offline.
 
-``python -m skdistillhash`` fits every method at every code length on the
-training split of a data set of :func:`skdistillhash.datasets.load`, encodes
-queries and database, and prints one aligned table (MAP, precision within
-Hamming radius 2, fit time) plus a PNG with MAP against code length and
-precision-recall curves. Each fit's scores are also written, as soon as it is
+``python -m skdistillhash`` fits every method (LSH, ITQ, BiHalf, GreedyHash,
+DistillHash) at every code length on the training split of a data set of
+:func:`skdistillhash.datasets.load`, encodes queries and database, and prints
+one aligned table (MAP, precision within Hamming radius 2, fit time) plus a
+PNG with MAP against code length and precision-recall curves. Below the
+methods, a reference row ranks the database by the exact cosine similarity
+of the features themselves: what the codes keep of the features, and where
+they exceed them. Each fit's scores are also written, as soon as it is
 scored, to a CSV beside the plot. Queries never influence any fit.
 
 The benchmarks (``benchmarks/``) share its pieces: :func:`make_hasher` for a
@@ -37,9 +40,14 @@ if TYPE_CHECKING:  # the annotation only: estimators are imported where they are
 
 #: Data sets whose database has more than 1,000 rows also report MAP@1000.
 REPORTS_MAP_AT_1000 = {"digits": False, "fashion-mnist": True, "fashion-mnist-lite0": True, "photos-lite0": False}
-METHODS = ("lsh", "itq", "distillhash", "ssdh")
-DEFAULT_METHODS = ("lsh", "itq", "distillhash")
-LABELS = {"lsh": "LSH", "itq": "ITQ", "distillhash": "DistillHash", "ssdh": "DistillHash (SSDH pairs)"}
+METHODS = ("lsh", "itq", "bihalf", "greedyhash", "distillhash", "ssdh")
+DEFAULT_METHODS = ("lsh", "itq", "bihalf", "greedyhash", "distillhash")
+LABELS = {
+    "lsh": "LSH", "itq": "ITQ", "bihalf": "BiHalf", "greedyhash": "GreedyHash",
+    "distillhash": "DistillHash", "ssdh": "DistillHash (SSDH pairs)",
+}
+#: The reference row's label: the features' own cosine ranking, not a method.
+COSINE_LABEL = "cosine of the features"
 #: The plot's file name when ``--output`` names a folder.
 PLOT_NAME = "map_vs_bits.png"
 #: Columns of the CSV beside the plot, one row per fit: fields of :class:`Result`.
@@ -61,7 +69,7 @@ class Result:
 def make_hasher(method: str, n_bits: int, seed: int, device: str):
     """A fresh, unfitted hasher for one table cell: every method at its defaults,
     the same on every data set (the main job tunes nothing)."""
-    from .baselines import ITQHash, LSHHash
+    from .baselines import BiHalfHash, GreedyHash, ITQHash, LSHHash
     from .distill import PairDistiller
     from .hashing import DistillHash
 
@@ -69,6 +77,10 @@ def make_hasher(method: str, n_bits: int, seed: int, device: str):
         return LSHHash(n_bits=n_bits, random_state=seed)
     if method == "itq":
         return ITQHash(n_bits=n_bits, random_state=seed)
+    if method == "bihalf":
+        return BiHalfHash(n_bits=n_bits, device=device, random_state=seed)
+    if method == "greedyhash":
+        return GreedyHash(n_bits=n_bits, device=device, random_state=seed)
     strategy = "ssdh" if method == "ssdh" else "distillhash"
     return DistillHash(
         n_bits=n_bits,
@@ -243,14 +255,78 @@ def run(
     return results
 
 
+@dataclass
+class Reference:
+    """Scores of ranking the database by the features' own cosine similarity."""
+
+    map_all: float
+    map_at_1000: float | None
+
+
+#: Queries ranked at once by cosine_reference: a block of similarities
+#: (queries x database rows) in float32.
+_REFERENCE_QUERIES = 128
+
+
+def cosine_reference(data: Bunch, with_map_at_1000: bool) -> Reference:
+    """MAP of ranking ``data.X_db`` by exact cosine similarity to each query.
+
+    No codes: the ranking the features themselves give (ties, which real
+    features hardly have, go to the smaller database index, as for codes).
+    An all-zero row is at similarity 0 from everything.
+
+    Parameters
+    ----------
+    data : sklearn.utils.Bunch
+        A split of :func:`skdistillhash.datasets.load`: ``X_query``,
+        ``X_db``, ``y_query``, ``y_db``.
+    with_map_at_1000 : bool
+        Whether to compute MAP@1000 too.
+
+    Returns
+    -------
+    reference : Reference
+
+    Examples
+    --------
+    >>> from skdistillhash.benchmark import cosine_reference
+    >>> from skdistillhash.datasets import load
+    >>> round(cosine_reference(load("digits"), False).map_all, 3)
+    0.652
+    """
+    from .metrics import _ap_of_ranked, _encode_labels, _relevance
+
+    def unit(X):
+        X = np.asarray(X, dtype=np.float32)
+        return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+
+    queries, database = unit(data.X_query), unit(data.X_db)
+    q_labels, db_labels = _encode_labels(data.y_query, data.y_db)
+    k = min(1000, len(database))
+    ap_all, ap_1000 = [], []
+    for start in range(0, len(queries), _REFERENCE_QUERIES):
+        sim = queries[start : start + _REFERENCE_QUERIES] @ database.T
+        order = np.argsort(-sim, axis=1, kind="stable")
+        rel = _relevance(q_labels[start : start + _REFERENCE_QUERIES], db_labels)
+        rel = np.take_along_axis(rel, order, axis=1)
+        ap_all.append(_ap_of_ranked(rel))
+        if with_map_at_1000:
+            ap_1000.append(_ap_of_ranked(rel[:, :k]))
+    return Reference(
+        map_all=float(np.mean(np.concatenate(ap_all))),
+        map_at_1000=float(np.mean(np.concatenate(ap_1000))) if with_map_at_1000 else None,
+    )
+
+
 def _cell(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
-def format_table(results: list[Result]) -> str:
-    """An aligned text table, one row per (method, n_bits), mean ± std over seeds."""
+def format_table(results: list[Result], reference: Reference | None = None) -> str:
+    """An aligned text table, one row per (method, n_bits), mean ± std over
+    seeds; the cosine reference, when given, last."""
     has_1000 = any(r.map_at_1000 is not None for r in results)
     header = ["method", "bits", "MAP@all"] + (["MAP@1000"] if has_1000 else []) + ["P@r<=2", "fit s"]
     rows = []
@@ -262,6 +338,11 @@ def format_table(results: list[Result]) -> str:
             row.append(_cell([r.map_at_1000 for r in group]))
         row += [_cell([r.precision_r2 for r in group]), f"{np.mean([r.fit_seconds for r in group]):.1f}"]
         rows.append(row)
+    if reference is not None:
+        row = [COSINE_LABEL, "-", _cell([reference.map_all])]
+        if has_1000:
+            row.append(_cell([reference.map_at_1000]))
+        rows.append(row + ["-", "-"])
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     fmt = lambda line: "  ".join(  # noqa: E731
         c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))
@@ -269,8 +350,9 @@ def format_table(results: list[Result]) -> str:
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
 
-def plot(results: list[Result], path: str, title: str) -> str:
-    """MAP@all against code length, and precision-recall curves at the longest code."""
+def plot(results: list[Result], path: str, title: str, reference: Reference | None = None) -> str:
+    """MAP@all against code length, and precision-recall curves at the longest
+    code; the cosine reference, when given, as a dashed line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -288,6 +370,8 @@ def plot(results: list[Result], path: str, title: str) -> str:
         first = next(r for r in mine if r.n_bits == longest)
         precision, recall = first.pr_curve
         ax_pr.plot(recall, precision, marker=".", label=LABELS[method])
+    if reference is not None:
+        ax_map.axhline(reference.map_all, color="grey", linestyle="--", label=COSINE_LABEL)
     ax_map.set(xlabel="bits", ylabel="MAP@all", title=f"{title}: MAP vs code length")
     ax_map.set_xticks(sorted({r.n_bits for r in results}))
     ax_pr.set(
@@ -358,8 +442,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m skdistillhash",
         description=(
-            "Fit DistillHash and the LSH / ITQ baselines on real data that ships offline, "
-            "print MAP and precision within Hamming radius 2, and write a plot."
+            "Fit DistillHash and the LSH, ITQ, BiHalf and GreedyHash baselines on real data "
+            "that ships offline, print MAP and precision within Hamming radius 2 (and the "
+            "features' own cosine ranking as a reference), and write a plot."
         ),
     )
     parser.add_argument("--dataset", choices=datasets.DATASETS, default="digits")
@@ -461,11 +546,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (RuntimeError, ValueError) as exc:
             print(f"error: {exc} (finished fits are in {table_path})", file=sys.stderr)
             return 1
+        reference = cosine_reference(data, with_map_at_1000)
+        row = {"method": "cosine", "map_all": reference.map_all, "map_at_1000": reference.map_at_1000}
+        writer.writerow([row.get(c, "") for c in columns])
     print(f"\n{args.dataset}: {len(results)} fits in {time.perf_counter() - tic:.0f}s\n")
-    print(format_table(results))
+    print(format_table(results, reference))
     print(f"\nresults written to {table_path}")
     try:
-        plot(results, str(png), args.dataset)
+        plot(results, str(png), args.dataset, reference)
     except ImportError:
         print("no plot: matplotlib is missing (pip install 'skdistillhash[plot]')")
     except OSError as exc:

@@ -10,27 +10,51 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
+from sklearn.utils import Bunch
 
 from skdistillhash import DistillHash, PairDistiller, benchmark, datasets
 
 
 def test_main_job_prints_a_table_and_writes_a_plot(tmp_path, capsys):
     png = tmp_path / "out" / "map.png"
-    argv = ["--bits", "8", "16", "--methods", "lsh", "itq", "distillhash", "--output", str(png)]
+    # Every method of the default set, and the features' own cosine ranking.
+    assert list(benchmark.DEFAULT_METHODS) == ["lsh", "itq", "bihalf", "greedyhash", "distillhash"]
+    argv = ["--bits", "8", "16", "--output", str(png)]
     assert benchmark.main(argv) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("method"))
     assert header.split() == ["method", "bits", "MAP@all", "P@r<=2", "fit", "s"]
-    rows = [line for line in lines if line.startswith(("LSH", "ITQ", "DistillHash"))]
-    assert len(rows) == 6
+    rows = [line for line in lines if line.startswith(("LSH", "ITQ", "BiHalf", "GreedyHash", "DistillHash"))]
+    assert len(rows) == 10
     for row in rows:
-        map_all = float(row.split()[2])
+        map_all = float(row.split()[-3])
         assert 0.1 < map_all <= 1.0
+    reference = next(line for line in lines if line.startswith(benchmark.COSINE_LABEL))
+    assert reference.split()[-4:] == ["-", f"{benchmark.cosine_reference(datasets.load('digits'), False).map_all:.3f}", "-", "-"]
     assert png.stat().st_size > 10_000 and f"plot written to {png}" in out
-    assert "[6/6]" in err  # progress lines
+    assert "[10/10]" in err  # progress lines
     table = png.with_suffix(".csv")
-    assert f"results written to {table}" in out and len(read_csv(table)) == 6
+    rows = read_csv(table)
+    assert f"results written to {table}" in out and len(rows) == 11
+    assert rows[-1]["method"] == "cosine" and rows[-1]["n_bits"] == ""
+
+
+def test_cosine_reference_against_a_plain_ranking():
+    # The reference row is MAP@k of the database sorted by cosine similarity.
+    rng = np.random.default_rng(0)
+    X_db, X_query = rng.normal(size=(60, 5)), rng.normal(size=(7, 5))
+    y_db, y_query = rng.integers(0, 3, 60), rng.integers(0, 3, 7)
+    data = Bunch(X_db=X_db, X_query=X_query, y_db=y_db, y_query=y_query)
+    ref = benchmark.cosine_reference(data, True)
+    aps = []
+    for q, yq in zip(X_query, y_query):
+        sim = X_db @ q / np.linalg.norm(X_db, axis=1) / np.linalg.norm(q)
+        rel = y_db[np.argsort(-sim, kind="stable")] == yq
+        hits = np.cumsum(rel)
+        aps.append((hits[rel] / (np.flatnonzero(rel) + 1)).mean() if rel.any() else 0.0)
+    assert ref.map_all == pytest.approx(np.mean(aps), abs=1e-12)
+    assert ref.map_at_1000 == pytest.approx(ref.map_all, abs=1e-12)  # 60 rows < 1000
 
 
 def test_table_reports_mean_and_std_over_seeds():
@@ -48,7 +72,7 @@ def test_cuda_without_cuda_is_a_one_line_error(capsys):
 
 
 def test_missing_dataset_is_a_one_line_error(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(datasets, "FASHION_MNIST_ROOT", tmp_path / "nowhere")
+    monkeypatch.setattr(datasets._fashion_mnist, "FASHION_MNIST_ROOT", tmp_path / "nowhere")
     assert benchmark.main(["--dataset", "fashion-mnist", "--methods", "lsh"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dataset-fashion-mnist" in err[0] and "--data-root DIR" in err[0]
@@ -86,7 +110,7 @@ def test_data_root_reaches_the_loader(monkeypatch, tmp_path, capsys):
         roots.append(root)
         return datasets.load_digits_split()
 
-    monkeypatch.setattr(datasets, "load_fashion_mnist", fake_fashion_mnist)
+    monkeypatch.setattr(datasets._registry, "load_fashion_mnist", fake_fashion_mnist)
     argv = ["--dataset", "fashion-mnist", "--data-root", str(tmp_path), "--output", str(tmp_path)]
     assert benchmark.main(argv + FAST) == 0
     assert roots == [str(tmp_path)]
@@ -150,6 +174,7 @@ def test_repeated_bits_and_methods_are_fitted_once(tmp_path, capsys):
     assert [(r["method"], r["n_bits"]) for r in read_csv(tmp_path / "map_vs_bits.csv")] == [
         ("lsh", "8"),
         ("itq", "8"),
+        ("cosine", ""),  # the reference row, once
     ]
 
 

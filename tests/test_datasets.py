@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.utils import Bunch
 
 from skdistillhash import datasets
+from skdistillhash._sklearn_compat import InvalidParameterError
 from skdistillhash.datasets import (
     DATASETS,
     load,
@@ -26,6 +27,7 @@ from skdistillhash.datasets import (
     read_idx,
     validation_split,
 )
+from skdistillhash.datasets import _fashion_mnist, _registry
 
 FIELDS = ("X_query", "y_query", "X_db", "y_db", "X_train", "y_train")
 
@@ -206,7 +208,7 @@ def test_fashion_mnist_stable_and_options(tmp_path):
 
 
 def test_fashion_mnist_missing_default_root(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "FASHION_MNIST_ROOT", tmp_path / "nowhere")
+    monkeypatch.setattr(_fashion_mnist, "FASHION_MNIST_ROOT", tmp_path / "nowhere")
     match = r"dataset-fashion-mnist.*apt-get install dataset-fashion-mnist"
     with pytest.raises(FileNotFoundError, match=match):
         load_fashion_mnist()
@@ -539,6 +541,115 @@ def test_validation_split_of_a_training_subset_mirrors_the_protocol(tmp_path):
 
 
 # --------------------------------------------------------------------------- #
+# random_state: what sklearn's check_random_state takes, validated
+# --------------------------------------------------------------------------- #
+
+#: Every split loader: the fake files it reads (None: none) and a call at a
+#: size those files fit, given its random_state.
+SPLIT_LOADERS = {
+    "digits": (None, lambda root, seed: load_digits_split(random_state=seed)),
+    "fashion-mnist": (
+        fake_fashion,
+        lambda root, seed: load_fashion_mnist(root, n_queries_per_class=2, n_train=10, random_state=seed),
+    ),
+    "cifar10": (
+        fake_cifar,
+        lambda root, seed: load_cifar10(root, n_queries_per_class=2, n_train=30, random_state=seed),
+    ),
+    "nus-wide": (fake_features, lambda root, seed: load_nus_wide(root, n_queries=15, n_train=20, random_state=seed)),
+    "mirflickr": (fake_features, lambda root, seed: load_mirflickr(root, n_queries=15, n_train=20, random_state=seed)),
+}
+
+
+@pytest.mark.parametrize("name", SPLIT_LOADERS)
+def test_a_random_state_instance_draws_the_split_of_its_seed(tmp_path, name):
+    # RandomState(seed) of a RandomState instance was numpy's "Cannot cast
+    # scalar from dtype('O')"; check_random_state draws from the instance.
+    write, call = SPLIT_LOADERS[name]
+    if write is not None:
+        write(tmp_path)
+    seeded, given = call(tmp_path, 3), call(tmp_path, np.random.RandomState(3))
+    assert same_split(seeded, given)
+    for field in FIELDS:
+        np.testing.assert_array_equal(seeded[field], given[field])
+    assert seeded.DESCR.endswith("; RandomState(3).")
+    assert given.DESCR.endswith("; a RandomState instance.")
+
+
+def test_a_random_state_instance_is_advanced_by_each_split():
+    rng = np.random.RandomState(0)
+    first, second = load_digits_split(random_state=rng), load_digits_split(random_state=rng)
+    assert same_split(first, load_digits_split(random_state=0)) and not same_split(first, second)
+
+
+def test_random_state_none_draws_from_numpys_global_random_state():
+    state = np.random.get_state()
+    try:
+        np.random.seed(3)
+        data = load_digits_split(random_state=None)
+        val = validation_split(data, random_state=None)
+    finally:
+        np.random.set_state(state)
+    assert same_split(data, load_digits_split(random_state=3))
+    assert data.DESCR.endswith("; numpy's global RandomState.")
+    assert "with numpy's global RandomState," in val.DESCR
+
+
+def test_validation_split_takes_a_random_state_instance():
+    data = load_digits_split()
+    seeded = validation_split(data, random_state=0)
+    given = validation_split(data, random_state=np.random.RandomState(0))
+    assert same_split(seeded, given)
+    np.testing.assert_array_equal(seeded.X_query, given.X_query)
+    assert "queries drawn from its database with RandomState(0)," in seeded.DESCR
+    assert "queries drawn from its database with a RandomState instance," in given.DESCR
+
+
+def test_sample_photo_crops_take_a_random_state_instance():
+    seeded = load_sample_photo_crops(n_crops_per_photo=2, size=16, random_state=1)
+    given = load_sample_photo_crops(n_crops_per_photo=2, size=16, random_state=np.random.RandomState(1))
+    np.testing.assert_array_equal(seeded.images, given.images)
+    assert seeded.DESCR.endswith("RandomState(1).") and given.DESCR.endswith("a RandomState instance.")
+
+
+@pytest.mark.skipif(
+    not (datasets.FASHION_MNIST_ROOT / "train-images-idx3-ubyte.gz").exists()
+    and not (datasets.FASHION_MNIST_ROOT / "train-images-idx3-ubyte").exists(),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
+def test_fashion_mnist_installed_takes_a_random_state_instance():
+    seeded = load_fashion_mnist(random_state=0)
+    assert same_split(seeded, load_fashion_mnist(random_state=np.random.RandomState(0)))
+
+
+@pytest.mark.parametrize("random_state", [True, False, "0", 0.5, -1, 2**32], ids=repr)
+@pytest.mark.parametrize(
+    "loader, args",
+    [
+        pytest.param(loader, args, id=loader.__name__)
+        for loader, args in [
+            (load_digits_split, ()),
+            (load_fashion_mnist, ("nowhere",)),
+            (load_cifar10, ("nowhere",)),
+            (load_nus_wide, ("nowhere",)),
+            (load_mirflickr, ("nowhere",)),
+            (load_sample_photo_crops, ()),
+            (validation_split, (Bunch(),)),
+        ]
+    ],
+)
+def test_random_state_is_validated(loader, args, random_state):
+    # A bool is no seed: sklearn's own "random_state" constraint takes True
+    # as 1, the loaders refuse it, before reading any file.
+    match = (
+        rf"'random_state' parameter of {loader.__name__} must be an int in the range "
+        r"\[0, 4294967295\] \(not a bool\), an instance of 'numpy.random.mtrand.RandomState' or None"
+    )
+    with pytest.raises(InvalidParameterError, match=match):
+        loader(*args, random_state=random_state)
+
+
+# --------------------------------------------------------------------------- #
 # The named data sets: datasets.load
 # --------------------------------------------------------------------------- #
 
@@ -577,7 +688,7 @@ def test_load_errors(name, kwargs, match):
 def test_fashion_mnist_through_lite0_keeps_the_split(monkeypatch):
     pytest.importorskip("efficientnet_lite_pytorch", reason="needs the 'pretrained' extra")
     grey = load_digits_split(n_queries=20, as_images=True)  # a small stand-in, 1 x 8 x 8
-    monkeypatch.setattr(datasets, "load_fashion_mnist", lambda root=None, as_images=False: grey)
+    monkeypatch.setattr(_registry, "load_fashion_mnist", lambda root=None, as_images=False: grey)
     data = load("fashion-mnist-lite0", device="cpu")
     assert data.X_query.shape == (20, 1280) and data.X_db.shape == (1777, 1280)
     assert data.name == "fashion-mnist-lite0" and data.image_shape is None
@@ -586,7 +697,7 @@ def test_fashion_mnist_through_lite0_keeps_the_split(monkeypatch):
     # A row's features depend on its image only, not on the other rows of its batch.
     part = Bunch(**{**grey, "X_query": grey.X_query[:3], "X_db": grey.X_db[:5],
                     "db_idx": grey.db_idx[:5], "train_idx": grey.db_idx[:5]})
-    monkeypatch.setattr(datasets, "load_fashion_mnist", lambda root=None, as_images=False: part)
+    monkeypatch.setattr(_registry, "load_fashion_mnist", lambda root=None, as_images=False: part)
     few = load("fashion-mnist-lite0", device="cpu")
     np.testing.assert_allclose(few.X_query, data.X_query[:3], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(few.X_db, data.X_db[:5], rtol=1e-5, atol=1e-6)
