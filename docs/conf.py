@@ -57,13 +57,19 @@ root_doc = "index"
 # benchmark_results.md (which adds the context); it is not a page of its own.
 exclude_patterns = ["_build", "benchmarks.md", "auto_examples/*.ipynb",
                     "auto_examples/*.py", "auto_examples/*.zip"]
-templates_path: list[str] = []
 
-# autodoc / numpydoc: members are listed explicitly in api.rst, so numpydoc
-# must not add its own member tables (they would need one page per member).
+# autosummary: every entry of the tables in api.rst gets a page of its own,
+# written into gen_modules/ (git-ignored) from the templates in
+# _templates/autosummary/. The class template lists the methods it documents,
+# so numpydoc must not add its own member tables as well (they would need a
+# page per method).
+templates_path = ["_templates"]
+autosummary_generate = True
+autosummary_generate_overwrite = True
 autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "none"
-autosummary_generate = False
+# "On this page" lists a class's methods as fit(), not DistillHash.fit().
+toc_object_entries_show_parents = "hide"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
@@ -99,13 +105,34 @@ sphinx_gallery_conf = {
 
 # -- HTML ---------------------------------------------------------------------
 
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_title = f"skdistillhash {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Narrow screens: long words and code must not make the page scroll sideways.
+html_css_files = ["custom.css"]
 html_theme_options = {
-    "description": "Unsupervised deep hashing after DistillHash, the scikit-learn way",
-    "fixed_sidebar": True,
+    # Nothing fetched from the network: no icon links, no version switcher,
+    # no analytics.
+    "icon_links": [],
+    "navbar_align": "left",
+    "navbar_start": ["navbar-logo"],
+    "navbar_center": ["navbar-nav"],
+    "navbar_end": ["theme-switcher"],
+    "header_links_before_dropdown": 6,
+    "secondary_sidebar_items": ["page-toc"],
+    "show_toc_level": 2,
+    "show_prev_next": False,
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
 }
+# Pages without sub-pages need no (empty) section sidebar.
+html_sidebars = {
+    "index": [],
+    "install": [],
+    "user_guide": [],
+    "benchmark_results": [],
+}
+html_show_sourcelink = False
 
 # -- docs/benchmarks.md may not exist yet ---------------------------------------
 

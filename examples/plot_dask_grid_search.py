@@ -129,3 +129,4 @@ if __name__ == "__main__":
            title="GridSearchCV locally and on a dask.distributed cluster")
     ax.legend(loc="lower right")
     fig.tight_layout()
+# sphinx_gallery_thumbnail_path = '_static/thumbnails/plot_dask_grid_search.png'

@@ -108,3 +108,4 @@ ax.hist(distances[~same], bins=bins, density=True, alpha=0.6, label="different c
 ax.set(xlabel="Hamming distance (32 bits)", ylabel="fraction of pairs")
 ax.legend()
 fig.tight_layout()
+# sphinx_gallery_thumbnail_path = '_static/thumbnails/plot_digits_search.png'

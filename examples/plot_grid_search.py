@@ -123,3 +123,4 @@ for ax in (ax_map, ax_pairs):
     ax.grid(alpha=0.3)
 fig.tight_layout()
 assert np.isfinite(cv["mean_test_score"]).all()
+# sphinx_gallery_thumbnail_path = '_static/thumbnails/plot_grid_search.png'

@@ -114,3 +114,4 @@ for r, q in enumerate(rows):
 fig.suptitle(f"EfficientNet-Lite0 features, 32 bits: DistillHash MAP@all {map_dh:.3f} "
              f"(ITQ on the same features: {map_itq:.3f})", fontsize=10)
 fig.tight_layout()
+# sphinx_gallery_thumbnail_path = '_static/thumbnails/plot_image_retrieval.png'

@@ -111,3 +111,4 @@ fig.tight_layout()
 # %%
 # Clean up the temporary files.
 shutil.rmtree(workdir)
+# sphinx_gallery_thumbnail_path = '_static/thumbnails/plot_persistence.png'

@@ -127,3 +127,4 @@ if __name__ == "__main__":
            title="FAISS IndexBinaryIVF against exact Hamming search")
     ax.legend(loc="lower right")
     fig.tight_layout()
+# sphinx_gallery_thumbnail_path = '_static/thumbnails/plot_scale_out.png'
