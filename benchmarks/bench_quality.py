@@ -20,7 +20,7 @@ keeps them between runs.
 This script supersedes ``bench_validation.py`` (removed; its last version is
 ``git show 5a1f702:benchmarks/bench_validation.py``), which drew validation
 splits of its own (digits: seed 123; Fashion-MNIST: 500 queries, seed 7) and
-took settings as Python expressions. The tables of docs/benchmarks.md made
+took settings as Python expressions. The tables of docs/design_notes.md made
 with it were measured at the library defaults of their time: rerun them from
 a checkout of that time. ``alpha=None`` now scales as ``8 / n_bits`` by itself.
 """

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DOCS_REQUIREMENTS = ("sphinx", "numpydoc", "sphinx_gallery", "myst_parser", "matplotlib",
                      "pydata_sphinx_theme")
-PAGES = ("index", "install", "user_guide", "api", "benchmark_results", "auto_examples/index")
+PAGES = ("index", "install", "user_guide", "api", "benchmark_results", "design_notes", "changes",
+         "auto_examples/index")
 # autosummary writes one page per public class and function here (api.rst).
 API_DIR = "gen_modules"
 EXAMPLES = sorted((ROOT / "examples").glob("plot_*.py"))
