@@ -52,13 +52,13 @@ _GRID = 4096.0
 _N_BINS = 100
 #: Default multiples of the half-Gaussian standard deviations, per strategy.
 #: SSDH's published code uses 2 and 2; DistillHash's were chosen on a
-#: validation split (docs/benchmarks.md, "Pair distillation").
+#: validation split (docs/design_notes.md, "The distiller's factors, chosen by pair precision").
 #: (kappa_l, kappa_r) when left to None; kappa_r=None: d_r = d_l, binary initial labels.
 _STD_FACTORS = {"ssdh": (2.0, 2.0), "distillhash": (1.5, None)}
 #: whiten_components="auto" (strategy "distillhash"): whiten to this many axes
 #: and keep the whitened pairs if they hold at least this share of the similar
 #: pairs distilled from the features as given. Chosen on validation splits
-#: (docs/benchmarks.md, "Whitened distillation").
+#: (docs/design_notes.md, "Whitened distillation").
 _AUTO_WHITEN_COMPONENTS = 32
 _AUTO_WHITEN_AGREEMENT = 0.75
 #: Above this many rows, "auto" compares the two candidates on a sample of
@@ -153,7 +153,7 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         dimensions: most of a fit's time on 69,000 deep features). For "ssdh",
         "auto" compares the features as given (SSDH's rule as published).
         Chosen on validation splits of four data sets
-        (docs/benchmarks.md, "Whitened distillation").
+        (docs/design_notes.md, "Whitened distillation").
     device : str, default="auto"
         Where the neighbour search and the labelling run: "auto", "cpu",
         "cuda" or "cuda:N".

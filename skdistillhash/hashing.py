@@ -39,6 +39,8 @@ _FEATURE_ENCODE_BATCH = 1024
 _ALPHA_BITS = 8
 #: weight_decay=None means this over n_bits: 2.5e-4 at 32 bits.
 _WEIGHT_DECAY_BITS = 0.008
+#: hidden_layer_sizes="auto" where the distiller keeps the features as given.
+_AUTO_HIDDEN_LAYER_SIZES = (1024,)
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
 _ITQ_INIT_ROWS = 65536
 #: Floating-point operations of a training step per row and weight: forward,
@@ -87,13 +89,19 @@ class DistillHash(BaseHasher):
         extra), or any ``torch.nn.Module`` mapping images to (n, d) features.
         Images must be preprocessed as the backbone expects (e.g. ImageNet
         mean/std normalisation).
-    hidden_layer_sizes : tuple of int, default=()
-        Hidden ReLU layers of the hash head. The default ``()`` is one linear
-        hash layer on the features, the paper's hash layer on top of a frozen
-        backbone; hidden layers (e.g. ``(1024,)``) can bend the codes to
-        curved structure where the distilled pairs are precise (digits), and
-        overfit their noise where they are not (Fashion-MNIST); see the user
-        guide.
+    hidden_layer_sizes : tuple of int or "auto", default="auto"
+        Hidden ReLU layers of the hash head. ``()`` is one linear hash layer
+        on the features, the paper's hash layer on top of a frozen backbone;
+        hidden layers (e.g. ``(1024,)``) can bend the codes to curved
+        structure where the distilled pairs are precise (the digits, the
+        photo crops), and overfit their noise where they are not
+        (Fashion-MNIST). ``"auto"`` (not in the paper) lets the fitted
+        distiller say which: one hidden layer of 1024 units when it kept the
+        pairs of the features as given (their neighbourhoods agree better
+        than whitened ones: ``distiller_.n_whitened_axes_ == 0``), the linear
+        layer alone when it compares whitened features or has no such
+        attribute. Chosen on validation splits of four data sets; the fitted
+        sizes are ``hidden_layer_sizes_``. See the user guide.
     backbone_weights : str, path or None, default=None
         Weights of a named backbone: ``None`` (random init), a path to a state
         dict (loaded with ``torch.load(weights_only=True)``), a torchvision
@@ -129,7 +137,7 @@ class DistillHash(BaseHasher):
         Early stopping counts from the end of the warm-up, during which the
         loss grows with its weight. ``0`` applies the full weight from the
         first step. A warm start continues at the full weight. Chosen on
-        validation splits (docs/benchmarks.md, "Quantization warm-up").
+        validation splits (docs/design_notes.md, "Quantization warm-up").
     pair_weighting : {"balanced", "uniform"}, default="balanced"
         ``"balanced"``: similar and dissimilar pairs each carry half of the
         likelihood; ``"uniform"``: every pair counts the same.
@@ -148,7 +156,7 @@ class DistillHash(BaseHasher):
         so the penalty follows it to weigh the same at every length.
         Not in the paper: a light penalty keeps the codes from bending to
         noisy pairs (Fashion-MNIST's pixels gain 0.007 MAP@all at 16 bits);
-        chosen on validation splits (docs/benchmarks.md, "Weight decay").
+        chosen on validation splits (docs/design_notes.md, "Weight decay").
     tol : float, default=1e-4
         Minimum improvement of the epoch loss that resets early stopping.
     n_iter_no_change : int, default=10
@@ -203,6 +211,8 @@ class DistillHash(BaseHasher):
         The trained hash network, on the CPU.
     n_bits_ : int
         Code length.
+    hidden_layer_sizes_ : tuple of int
+        The hidden layers of the fitted head (``"auto"``'s choice).
     n_features_in_ : int
         Features (2-D input) or channels (4-D input) seen in ``fit``.
     input_ndim_ : int
@@ -235,7 +245,7 @@ class DistillHash(BaseHasher):
         **BaseHasher._parameter_constraints,
         "distiller": [None, HasMethods(["fit", "pair_labels"])],
         "backbone": [str, HasMethods(["forward", "parameters"])],
-        "hidden_layer_sizes": [tuple, list],
+        "hidden_layer_sizes": [tuple, list, StrOptions({"auto"})],
         "backbone_weights": [None, str, HasMethods(["__fspath__"])],
         "finetune_backbone": ["boolean"],
         "hash_layer_init": [StrOptions({"auto", "random", "itq"})],
@@ -262,7 +272,7 @@ class DistillHash(BaseHasher):
         *,
         distiller=None,
         backbone="mlp",
-        hidden_layer_sizes=(),
+        hidden_layer_sizes="auto",
         backbone_weights=None,
         finetune_backbone=False,
         hash_layer_init="auto",
@@ -329,7 +339,7 @@ class DistillHash(BaseHasher):
     # -- validation ---------------------------------------------------------
 
     def _check_architecture(self) -> None:
-        sizes = self.hidden_layer_sizes
+        sizes = () if self.hidden_layer_sizes == "auto" else self.hidden_layer_sizes
         if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must hold positive integers; got {sizes!r}."
@@ -362,13 +372,21 @@ class DistillHash(BaseHasher):
             self._check_ndim(X.ndim)
         return X
 
-    def _itq_start(self, in_features: int, n_samples: int) -> bool:
+    def _hidden_sizes(self, distiller) -> tuple:
+        """The hidden layers to build: as given, or "auto"'s choice from the fitted distiller."""
+        if self.hidden_layer_sizes != "auto":
+            return tuple(self.hidden_layer_sizes)
+        # Pairs kept from the features as given: their neighbourhoods agree,
+        # and a hidden layer can follow them (see the parameter's docstring).
+        return _AUTO_HIDDEN_LAYER_SIZES if getattr(distiller, "n_whitened_axes_", None) == 0 else ()
+
+    def _itq_start(self, hidden_sizes: tuple, in_features: int, n_samples: int) -> bool:
         """Whether the hash layer starts at ITQ: it needs n_bits principal
         directions of the layer's inputs. "auto" falls back to a random start
         where ITQ cannot give them; "itq" raises."""
         if self.hash_layer_init == "random":
             return False
-        width = self.hidden_layer_sizes[-1] if len(self.hidden_layer_sizes) else in_features
+        width = hidden_sizes[-1] if hidden_sizes else in_features
         rows = min(n_samples, _ITQ_INIT_ROWS)
         if self.n_bits <= min(width, rows):
             return True
@@ -429,6 +447,7 @@ class DistillHash(BaseHasher):
             distiller_=distiller,
             network_=net,
             n_bits_=self.n_bits,
+            hidden_layer_sizes_=tuple(m.out_features for m in head[:-1] if isinstance(m, torch.nn.Linear)),
             loss_curve_=history[0] + result.loss_curve,
             pairs_per_epoch_=history[1] + result.pairs_per_epoch,
             n_iter_=history[2] + result.n_iter,
@@ -478,9 +497,10 @@ class DistillHash(BaseHasher):
         generator = torch.Generator().manual_seed(int(rng.randint(np.iinfo(np.int32).max)))
         backbone = self._build_backbone(X, device, generator)
         features = self._extract_features(X, device, backbone)
-        itq_start = self._itq_start(features.shape[1], features.shape[0])
         distiller.fit(features)
-        head = self._build_head(features, itq_start, device, generator, rng)
+        hidden_sizes = self._hidden_sizes(distiller)
+        itq_start = self._itq_start(hidden_sizes, features.shape[1], features.shape[0])
+        head = self._build_head(features, hidden_sizes, itq_start, device, generator, rng)
         return distiller, features, backbone, head
 
     def _initialize_warm(self, X: np.ndarray, device, rng, digest: str):
@@ -547,9 +567,9 @@ class DistillHash(BaseHasher):
             )
         return features
 
-    def _build_head(self, features: np.ndarray, itq_start: bool, device, generator, rng):
+    def _build_head(self, features: np.ndarray, hidden_sizes: tuple, itq_start: bool, device, generator, rng):
         """The head, initialised from ``generator``, its hash layer at ITQ if ``itq_start``."""
-        head = build_head(features.shape[1], self.hidden_layer_sizes, self.n_bits, generator).to(device)
+        head = build_head(features.shape[1], hidden_sizes, self.n_bits, generator).to(device)
         if itq_start:
             self._init_hash_layer_itq(head, features, device, rng)
         return head

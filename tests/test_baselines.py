@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 import pytest
+import torch
 from _references import brute_leave_one_out_map, pack
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skdistillhash.baselines._lsh  # noqa: F401  (patched below)
 from skdistillhash import baselines
-from skdistillhash.baselines import ITQHash, LSHHash
+from skdistillhash.baselines import BiHalfHash, GreedyHash, ITQHash, LSHHash
 
 BASELINES = [LSHHash, ITQHash]
 
@@ -312,3 +313,101 @@ def test_bool_is_not_a_count(make, value):
     with pytest.raises(ValueError, match=r"'n_(bits|iter)' parameter .* \(not a bool\)"):
         est.fit(np.random.RandomState(0).standard_normal((10, 3)))
 
+
+
+# --------------------------------------------------------------------------- #
+# BiHalfHash and GreedyHash: hash layers trained on the features' cosine structure
+# --------------------------------------------------------------------------- #
+
+COSINE_BASELINES = [BiHalfHash, GreedyHash]
+
+
+def test_bihalf_layer_splits_each_bit_in_half_and_pulls_h_to_b():
+    from skdistillhash._torch._cosine import _BiHalf
+
+    h = torch.randn(10, 6, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    b = _BiHalf.apply(h, 6.0)
+    # Each bit: +1 for the 5 largest values of the batch, -1 for the others.
+    assert torch.equal((b > 0).sum(dim=0), torch.full((6,), 5))
+    top = h.detach().argsort(dim=0, descending=True)[:5]
+    assert torch.all(b.gather(0, top) == 1)
+    g = torch.randn(10, 6, generator=torch.Generator().manual_seed(1))
+    b.backward(g)
+    torch.testing.assert_close(h.grad, g + 6.0 * (h.detach() - b.detach()) / b.numel())
+
+
+def test_greedy_layer_is_the_sign_with_the_gradient_straight_through():
+    from skdistillhash._torch._cosine import _SignStraightThrough
+
+    h = torch.tensor([[-0.3, 0.2], [1.5, -2.0]], requires_grad=True)
+    b = _SignStraightThrough.apply(h)
+    assert torch.equal(b, torch.tensor([[-1.0, 1.0], [1.0, -1.0]]))
+    b.backward(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+    assert torch.equal(h.grad, torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
+
+
+@pytest.mark.parametrize("Hasher", COSINE_BASELINES)
+def test_cosine_baselines_training_loss_falls(Hasher, digits):
+    X, y = digits
+    est = Hasher(n_bits=32, device="cpu", random_state=0).fit(X)
+    assert len(est.loss_curve_) == est.n_iter_ == 50
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    # And the codes retrieve: far above chance (0.1), as on the benchmarks.
+    assert est.score(X[:500], y[:500]) > 0.4
+
+
+def test_bihalf_codes_are_balanced(digits):
+    # The bi-half layer maximises each bit's entropy: half of every batch on
+    # each side. The sign of h keeps that on the whole training set.
+    X, _ = digits
+    share = BiHalfHash(n_bits=32, device="cpu", random_state=0).fit(X).transform(X).mean(axis=0)
+    assert np.all((share > 0.4) & (share < 0.6)), share
+
+
+@pytest.mark.parametrize("Hasher", COSINE_BASELINES)
+def test_cosine_baselines_see_features_scaled_to_unit_norm(Hasher, digits):
+    # SGD's step on a linear layer grows with the squared norm of its inputs:
+    # the features are centred and scaled by one number first, so a
+    # power-of-two rescaling of X (exact in floating point) gives the same codes.
+    X, _ = digits
+    a = Hasher(n_bits=16, epochs=3, device="cpu", random_state=0).fit(X)
+    b = Hasher(n_bits=16, epochs=3, device="cpu", random_state=0).fit(X * 2.0**10)
+    assert b.scale_ == a.scale_ / 2.0**10
+    np.testing.assert_array_equal(a.transform(X), b.transform(X * 2.0**10))
+    centred = (X - a.mean_) * a.scale_
+    np.testing.assert_allclose(centred.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(np.mean(np.sum(centred**2, axis=1)), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("Hasher", COSINE_BASELINES)
+@pytest.mark.parametrize("n_samples", [2, 3, 33])
+def test_cosine_baselines_fit_small_data(Hasher, n_samples):
+    # Fewer rows than a batch, an odd batch (its last row sits out), two rows.
+    X = np.random.RandomState(0).rand(n_samples, 5)
+    est = Hasher(n_bits=4, epochs=2, dropout=0.5, device="cpu", random_state=0).fit(X)
+    assert est.transform(X).shape == (n_samples, 4) and est.n_iter_ == 2
+    assert np.all(np.isfinite(est.loss_curve_))
+
+
+@pytest.mark.parametrize("Hasher", COSINE_BASELINES)
+def test_cosine_baselines_refuse_features_that_do_not_vary(Hasher):
+    with pytest.raises(ValueError, match="every row of X is the same"):
+        Hasher(n_bits=4, device="cpu").fit(np.ones((10, 3)))
+
+
+def test_bihalf_learning_rate_drops_tenfold_after_decay_at(monkeypatch):
+    from skdistillhash._torch import _cosine
+
+    seen = []
+    step = torch.optim.SGD.step
+
+    def recording(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", recording)
+    X = np.random.RandomState(0).rand(8, 5)  # 8 rows, batches of 4: 2 steps an epoch
+    BiHalfHash(n_bits=4, epochs=5, batch_size=4, learning_rate=0.5, decay_at=0.4, device="cpu",
+               random_state=0).fit(X)
+    assert seen == [0.5] * 4 + [0.05] * 6
+    assert _cosine.CosineConfig  # the schedule lives in the torch module

@@ -193,6 +193,23 @@ def test_itq_hash_layer_init_starts_from_itq_codes(small, monkeypatch, hidden):
     np.testing.assert_allclose(np.arctanh(hasher.decision_function(X)).std(axis=0), 1.0, rtol=1e-3)
 
 
+@pytest.mark.parametrize(
+    "whiten, expected", [(None, (1024,)), (32, ()), ("auto", (1024,))],
+    ids=["features as given", "whitened", "auto on the digits"],
+)
+def test_auto_hidden_layers_follow_the_distiller(small, whiten, expected):
+    # One hidden layer where the distiller keeps the features as given (their
+    # neighbourhoods agree: the digits), the linear layer where it whitens.
+    est = DistillHash(n_bits=8, epochs=1, device="cpu", random_state=0,
+                      distiller=PairDistiller(whiten_components=whiten)).fit(small[0])
+    assert est.hidden_layer_sizes_ == expected
+    linears = [m for m in est.network_.head if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [*expected, 8]
+    # Given sizes are built as given, whatever the distiller did.
+    assert DistillHash(n_bits=8, epochs=1, hidden_layer_sizes=(16,), device="cpu",
+                       random_state=0).fit(small[0]).hidden_layer_sizes_ == (16,)
+
+
 def test_itq_hash_layer_init_needs_n_bits_inputs(small):
     params = {**FAST, "hidden_layer_sizes": (8,)}
     with pytest.raises(ValueError, match="hash_layer_init='itq' needs n_bits <= the hash layer's 8"):
