@@ -1,16 +1,18 @@
-"""Choose DistillHash's settings on validation splits, never on the queries.
+"""Choose a method's settings on validation splits, never on the queries.
 
 For each data set of the main job (:func:`skdistillhash.datasets.load`),
 :func:`skdistillhash.datasets.validation_split` draws validation queries from
-its database side (seed 0); DistillHash (with the given settings) and ITQ fit
-on the same training rows, every seed and code length, and the table gives
-MAP@all (and MAP@1000 where the database has more than 1,000 rows) of both,
-mean over seeds, with the difference.
+its database side (seed 0); the method (DistillHash unless ``--method``
+names a baseline of the main job) with the given settings and ITQ fit on the
+same training rows, every seed and code length, and the table gives MAP@all
+(and MAP@1000 where the database has more than 1,000 rows) of both, mean over
+seeds, with the difference (columns "DH" are the method's).
 
     python benchmarks/bench_quality.py
     python benchmarks/bench_quality.py --datasets digits --set alpha=0.25 --set hidden_layer_sizes="()"
     python benchmarks/bench_quality.py --distiller similar_std_factor=2.0 --cache /tmp/skdh_cache
     python benchmarks/bench_quality.py --datasets fashion-mnist --bits 16 --seeds 5 --per-seed
+    python benchmarks/bench_quality.py --method bihalf --bits 32 --seeds 1 --set learning_rate=3.0
 
 ``--set NAME=VALUE`` and ``--distiller NAME=VALUE`` take Python literals
 (``ast.literal_eval``). The "-lite0" data sets need the ``pretrained`` extra;
@@ -35,8 +37,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-from skdistillhash import DistillHash, ITQHash, PairDistiller
-from skdistillhash.benchmark import REPORTS_MAP_AT_1000
+from skdistillhash import ITQHash
+from skdistillhash.benchmark import METHODS, REPORTS_MAP_AT_1000, make_hasher
 from skdistillhash.datasets import DATASETS, load, validation_split
 from skdistillhash.metrics import mean_average_precision
 
@@ -76,14 +78,15 @@ def main(argv=None) -> None:
     parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
     parser.add_argument("--bits", nargs="+", type=int, default=[16, 32, 64])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a DistillHash parameter")
+    parser.add_argument("--method", choices=[m for m in METHODS if m not in ("lsh", "itq")], default="distillhash")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a parameter of the method")
     parser.add_argument("--distiller", action="append", default=[], metavar="NAME=VALUE", help="a PairDistiller parameter")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cache", default=None, help="folder keeping the data sets' validation splits")
     parser.add_argument("--per-seed", action="store_true", help="a row for each seed before their mean")
     args = parser.parse_args(argv)
     hasher_params, distiller_params = literal_pairs(args.set), literal_pairs(args.distiller)
-    print(f"DistillHash({hasher_params}), PairDistiller({distiller_params}), seeds 0-{args.seeds - 1}")
+    print(f"{args.method}({hasher_params}), PairDistiller({distiller_params}), seeds 0-{args.seeds - 1}")
     print("| data set | bits | ITQ MAP@all | DH MAP@all | diff | ITQ MAP@1000 | DH MAP@1000 | diff | DH fit s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.datasets:
@@ -93,9 +96,8 @@ def main(argv=None) -> None:
             itq, dh, seconds = [], [], []
             for seed in range(args.seeds):
                 itq.append(scores(ITQHash(n_bits=n_bits, random_state=seed).fit(split.X_train), split, at_1000))
-                hasher = DistillHash(
-                    n_bits=n_bits, distiller=PairDistiller(**distiller_params), device=args.device,
-                    random_state=seed, **hasher_params,
+                hasher = make_hasher(args.method, n_bits, seed, args.device).set_params(
+                    **hasher_params, **{f"distiller__{name}": value for name, value in distiller_params.items()}
                 )
                 tic = time.perf_counter()
                 hasher.fit(split.X_train)

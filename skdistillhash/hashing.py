@@ -43,6 +43,9 @@ _WEIGHT_DECAY_BITS = 0.008
 _AUTO_HIDDEN_LAYER_SIZES = (1024,)
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
 _ITQ_INIT_ROWS = 65536
+#: Fits on more training rows than this are better made on a sample (user
+#: guide, "Large data sets"): a fit warns.
+LARGE_FIT_ROWS = 100_000
 #: Floating-point operations of a training step per row and weight: forward,
 #: and the two products of the backward pass.
 _STEP_FLOPS_PER_WEIGHT = 6
@@ -431,6 +434,15 @@ class DistillHash(BaseHasher):
         warm = self.warm_start and hasattr(self, "network_")
         if warm:
             self._check_warm_start(probe, X)
+        if X.shape[0] > LARGE_FIT_ROWS:
+            warnings.warn(
+                f"DistillHash is fitting on {X.shape[0]} rows. Distillation and every epoch "
+                f"grow with the rows while the codes gain little beyond a few tens of "
+                f"thousands (on 69,000 deep features, a fit on 10,000 rows scores as high): "
+                f"above {LARGE_FIT_ROWS} rows, fit on a random sample and encode everything "
+                "with predict (user guide, 'Large data sets').",
+                UserWarning,
+            )
         rng = check_random_state(self.random_state)
         digest = _digest(X, self._distiller_or_default().get_params())
         if warm:

@@ -756,6 +756,15 @@ def test_codes_of_wide_features_do_not_depend_on_the_batch(digits, hidden):
         torch.set_num_threads(before)
 
 
+def test_a_fit_on_more_rows_than_a_sample_needs_says_so(small, monkeypatch):
+    monkeypatch.setattr(hashing_module, "LARGE_FIT_ROWS", 300)
+    with pytest.warns(UserWarning, match="fitting on 400 rows.*fit on a random sample"):
+        DistillHash(n_bits=8, **{**FAST, "epochs": 1}).fit(small[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        DistillHash(n_bits=8, **{**FAST, "epochs": 1}).fit(small[0][:300])
+
+
 def test_views_of_the_data_fit_like_the_data(small):
     X = np.ascontiguousarray(small[0][::-1], dtype=np.float32)
     view = small[0].astype(np.float32)[::-1]  # negative strides, which torch refuses
