@@ -38,7 +38,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from skdistillhash import ITQHash
-from skdistillhash.benchmark import METHODS, REPORTS_MAP_AT_1000, make_hasher
+from skdistillhash.benchmark import METHODS, make_hasher, reports_map_at_1000
 from skdistillhash.datasets import DATASETS, load, validation_split
 from skdistillhash.metrics import mean_average_precision
 
@@ -91,7 +91,7 @@ def main(argv=None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in args.datasets:
         split = cached_split(name, args.cache, args.device)
-        at_1000 = REPORTS_MAP_AT_1000[name]
+        at_1000 = reports_map_at_1000(split)
         for n_bits in args.bits:
             itq, dh, seconds = [], [], []
             for seed in range(args.seeds):

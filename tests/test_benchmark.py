@@ -24,14 +24,16 @@ def test_main_job_prints_a_table_and_writes_a_plot(tmp_path, capsys):
     out, err = capsys.readouterr()
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("method"))
-    assert header.split() == ["method", "bits", "MAP@all", "P@r<=2", "fit", "s"]
+    # The digits' database has 1,497 rows: MAP@1000 is reported too.
+    assert header.split() == ["method", "bits", "MAP@all", "MAP@1000", "P@r<=2", "fit", "s"]
     rows = [line for line in lines if line.startswith(("LSH", "ITQ", "BiHalf", "GreedyHash", "DistillHash"))]
     assert len(rows) == 10
     for row in rows:
-        map_all = float(row.split()[-3])
-        assert 0.1 < map_all <= 1.0
-    reference = next(line for line in lines if line.startswith(benchmark.COSINE_LABEL))
-    assert reference.split()[-4:] == ["-", f"{benchmark.cosine_reference(datasets.load('digits'), False).map_all:.3f}", "-", "-"]
+        map_all, map_at_1000 = map(float, row.split()[-4:-2])
+        assert 0.1 < map_all <= 1.0 and 0.1 < map_at_1000 <= 1.0
+    reference = benchmark.cosine_reference(datasets.load("digits"), True)
+    line = next(line for line in lines if line.startswith(benchmark.COSINE_LABEL))
+    assert line.split()[-5:] == ["-", f"{reference.map_all:.3f}", f"{reference.map_at_1000:.3f}", "-", "-"]
     assert png.stat().st_size > 10_000 and f"plot written to {png}" in out
     assert "[10/10]" in err  # progress lines
     table = png.with_suffix(".csv")
@@ -276,3 +278,9 @@ def test_random_pair_anchor():
     for bad in ([], [[0, 1], [1, 0]]):
         with pytest.raises(ValueError, match="non-empty 1-D array of class labels"):
             benchmark.random_pair_anchor(bad)
+
+
+def test_map_at_1000_where_the_database_exceeds_1000_rows():
+    assert benchmark.reports_map_at_1000(datasets.load("digits"))  # 1,497 rows
+    assert not benchmark.reports_map_at_1000(Bunch(y_db=np.zeros(1000)))
+    assert benchmark.reports_map_at_1000(Bunch(y_db=np.zeros(1001)))

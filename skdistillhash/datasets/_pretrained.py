@@ -4,6 +4,7 @@ features of images."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -15,6 +16,7 @@ from torch import nn
 from .._sklearn_compat import validate_params
 from .._torch._device import resolve_device
 from .._torch._networks import build_backbone
+from .._torch._threads import threads_for, torch_threads
 from .._torch._train import encode
 from ._splits import _COUNT, _RANDOM_STATE, _describe_rng
 
@@ -150,8 +152,14 @@ class _ImageNetInput(nn.Module):
 
 def _lite0_features(images: np.ndarray, device: str, batch_size: int = 256) -> np.ndarray:
     """Pooled EfficientNet-Lite0 (ImageNet) features of (n, C, H, W) images: grey
-    pixels in [0, 1], or already normalised 3-channel images."""
+    pixels in [0, 1], or already normalised 3-channel images.
+
+    In blocks of one shape (the last padded), so that a row's features are the
+    same to the bit whatever the other rows loaded with it, on the threads the
+    library's rule gives (every one the process may use).
+    """
     torch_device = resolve_device(device)
     backbone = build_backbone("efficientnet_lite0", "imagenet", torch.Generator().manual_seed(0))
     net = nn.Sequential(_ImageNetInput(), backbone).to(torch_device)
-    return encode(net, images, torch_device, batch_size)
+    with torch_threads(threads_for(math.inf)):
+        return encode(net, images, torch_device, batch_size, fixed_shape=True)
