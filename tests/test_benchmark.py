@@ -198,7 +198,7 @@ def test_csv_keeps_the_rows_finished_before_a_failure(monkeypatch, tmp_path, cap
     err = one_line_error(capsys)
     assert "the third fit fails" in err and str(table) in err
     rows = read_csv(table)
-    assert list(rows[0]) == ["method", "n_bits", "seed", "map_all", "precision_r2", "fit_seconds"]
+    assert list(rows[0]) == ["method", "n_bits", "seed", "map_all", "map_at_1000", "precision_r2", "fit_seconds"]
     assert [(r["method"], r["n_bits"], r["seed"]) for r in rows] == [("lsh", "8", "0"), ("lsh", "4", "0")]
     assert all(0 < float(r["map_all"]) <= 1 and float(r["fit_seconds"]) >= 0 for r in rows)
 
