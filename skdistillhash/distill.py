@@ -63,7 +63,7 @@ _AUTO_WHITEN_COMPONENTS = 32
 _AUTO_WHITEN_AGREEMENT = 0.75
 #: Above this many rows, "auto" compares the two candidates on a sample of
 #: this many rows and distils all rows from the chosen one only.
-_AUTO_DECIDE_ROWS = 20_000
+_AUTO_DECIDE_ROWS = 10_000
 #: Floor of the floats per chunk of pair labelling (16 MiB).
 _MIN_CHUNK_FLOATS = 1 << 22
 #: Dissimilar candidates drawn per row are capped at this many per wanted pair.
@@ -146,8 +146,9 @@ class PairDistiller(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         "distillhash" and keeps the pairs of the features whitened to 32
         axes unless they hold fewer than 3/4 as many similar pairs as those
         of the features as given: whitening that breaks up the agreement
-        of neighbourhoods removes structure the features had. Above 20,000
-        rows the two are compared on a random sample of 20,000 rows, and
+        of neighbourhoods removes structure the features had. Above 10,000
+        rows the two are compared on a random sample of 10,000 rows (the
+        size of the training sets "auto" was chosen on), and
         all rows are distilled from the chosen features only (distilling
         from the features as given searches all rows in all their
         dimensions: most of a fit's time on 69,000 deep features). For "ssdh",

@@ -93,3 +93,16 @@ def test_unpickled_distiller_rebuilds_the_table_once_products_would_have_paid(di
 def test_invalid_budget_is_rejected(digits):
     with pytest.raises(ValueError, match="label_cache_bytes"):
         PairDistiller(label_cache_bytes=-1).fit(digits[0])
+
+
+@pytest.mark.parametrize(("width", "dtype"), [(6, "int16"), (200, "int32")])
+def test_neighbour_pair_counts_are_exact_at_any_width(width, dtype):
+    """Counts of up to width**2 neighbour pairs: past 181 x 181 they need int32."""
+    import torch
+
+    from skdistillhash._torch._labels import _count_pairs
+
+    hit = torch.from_numpy(np.random.RandomState(0).rand(3, width, 2, width) < 0.9)
+    counts = _count_pairs(hit)
+    assert counts.dtype == getattr(torch, dtype)
+    np.testing.assert_array_equal(counts.numpy(), hit.sum(dim=(1, 3)).numpy())

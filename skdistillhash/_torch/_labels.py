@@ -17,7 +17,7 @@ import torch
 
 #: Row chunks of a symmetric pair_labels(idx, idx) block: chunk i is labelled
 #: against chunks i.. only, (c + 1) / (2c) of the products.
-_SYMMETRIC_CHUNKS = 4
+_SYMMETRIC_CHUNKS = 2
 
 
 class Rule(NamedTuple):
@@ -187,9 +187,10 @@ class PairLabeler:
         # Bound the (n_a * (K+1)) x (n_b * (K+1)) neighbour-label block.
         step = max(1, self.chunk_floats // (self._width**2 * b.size))
         # A training batch (a == b) gives a symmetric block (products are exact):
-        # label the upper triangle of row chunks and mirror it. 4 chunks skip
-        # 3/8 of the products; more chunks make products too small to run at
-        # full speed (measured on CPU).
+        # label the upper triangle of row chunks and mirror it. 2 chunks skip
+        # a quarter of the work; more make the products and sums too small to
+        # run at full speed (measured on CPU: 2 and 3 chunks of a 128-row batch
+        # 0.2 ms faster than 4).
         symmetric = a.size == b.size and np.array_equal(a, b)
         if symmetric:
             step = min(step, -(-a.size // _SYMMETRIC_CHUNKS))
@@ -274,8 +275,8 @@ class PairLabeler:
         own_pos = own > rule.similar_sim
         own_neg = own < rule.dissimilar_sim
         if rule.local:
-            own_pos &= (sim > rule.similar_sim).sum(dim=(1, 3)) > rule.similar_count
-            own_neg &= (sim < rule.dissimilar_sim).sum(dim=(1, 3)) > rule.dissimilar_count
+            own_pos &= _count_pairs(sim > rule.similar_sim) > rule.similar_count
+            own_neg &= _count_pairs(sim < rule.dissimilar_sim) > rule.dissimilar_count
         return (own_pos.to(torch.int8) - own_neg.to(torch.int8)).numpy()
 
     def _label_table(self) -> tuple[np.ndarray, np.ndarray]:
@@ -355,6 +356,18 @@ def _splitmix64(z: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+def _count_pairs(hit: torch.Tensor) -> torch.Tensor:
+    """Per (a, b), the neighbour pairs of a (|a|, K+1, |b|, K+1) block that hit.
+
+    The innermost axis first, into small integers, then the other: a third
+    less time than one sum over both axes into int64 (measured on CPU, a
+    training batch of 128 rows), and the same counts.
+    """
+    width = hit.shape[3]
+    dtype = torch.int16 if width * width <= torch.iinfo(torch.int16).max else torch.int32
+    return hit.sum(dim=3, dtype=dtype).sum(dim=1, dtype=dtype)
 
 
 def _pack(bits: np.ndarray) -> np.ndarray:
