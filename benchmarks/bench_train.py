@@ -90,6 +90,9 @@ def load(name: str) -> np.ndarray:
 #: itself keeps its defaults. "distiller" holds PairDistiller parameters.
 SETTINGS = {
     "defaults": {},
+    # The linear hash layer, the default head before hidden_layer_sizes="auto":
+    # compares fits with a commit of that time (a44887c) head for head.
+    "linear": dict(hidden_layer_sizes=()),
     "15b7c28": dict(
         hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5,
         quantization_weight=0.1, quantization_warmup=0.0, batch_size=256, epochs=50,
@@ -419,8 +422,9 @@ def main(argv=None):
     parser.add_argument("--fit-epochs", type=int, default=None, help="cap the whole fits (default: DistillHash's)")
     parser.add_argument("--reference", default=None, help="a commit to compare whole fits with")
     parser.add_argument("--settings", choices=sorted(SETTINGS), default="defaults",
-                        help="this package's DistillHash settings: its defaults, or 15b7c28's "
-                             "defaults spelled out (same codes as --reference 15b7c28)")
+                        help="this package's DistillHash settings: its defaults, the linear head "
+                             "(the default before hidden_layer_sizes='auto'), or 15b7c28's defaults "
+                             "spelled out (same codes as --reference 15b7c28)")
     parser.add_argument("--fit-repeats", type=int, default=2, help="alternating whole fits; the fastest counts")
     parser.add_argument("--json", default=None, help="also write the report here")
     parser.add_argument("--images", type=int, default=0, help="also time resnet18 fine-tuning on N images")
