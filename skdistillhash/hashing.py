@@ -438,7 +438,8 @@ class DistillHash(BaseHasher):
             warnings.warn(
                 f"DistillHash is fitting on {X.shape[0]} rows. Distillation and every epoch "
                 f"grow with the rows while the codes gain little beyond a few tens of "
-                f"thousands (on 69,000 deep features, a fit on 10,000 rows scores as high): "
+                f"thousands (on 69,000 deep features, a fit on 10,000 of them scores within 0.01 "
+                f"MAP@1000 of a fit on all): "
                 f"above {LARGE_FIT_ROWS} rows, fit on a random sample and encode everything "
                 "with predict (user guide, 'Large data sets').",
                 UserWarning,
