@@ -32,9 +32,9 @@ the fit's own and no thread pool is warm from an earlier fit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -157,8 +157,12 @@ def run_worker(name: str, *args) -> dict:
 
 
 def _worker_main(name: str, args: str) -> None:
+    # This process's own peak (VmHWM): ru_maxrss would carry the parent's peak
+    # over the exec. bench_train.py sits beside this script, on sys.path.
+    from bench_train import peak_rss_bytes
+
     result = WORKERS[name](*json.loads(args))
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mib"] = peak_rss_bytes() / 2**20
     print(json.dumps(result))
 
 
@@ -188,10 +192,7 @@ def part_busy(data_path: str) -> None:
     runs = {}
     for busy in (False, True):
         for label, params in (("default threads", {}), ("n_jobs=1", {"n_jobs": 1})):
-            if busy:
-                with BusyNeighbour():
-                    runs[busy, label] = run_worker("fit", data_path, 10000, {"epochs": 10, **params})
-            else:
+            with BusyNeighbour() if busy else contextlib.nullcontext():
                 runs[busy, label] = run_worker("fit", data_path, 10000, {"epochs": 10, **params})
     print("| load | threads | fit s | / n_jobs=1 under the same load | codes equal to n_jobs=1 |")
     print("|---|---|---:|---:|---|")
