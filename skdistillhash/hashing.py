@@ -37,8 +37,11 @@ from .distill import PairDistiller
 _FEATURE_ENCODE_BATCH = 1024
 #: alpha=None means this many over n_bits: 1/4 at 32 bits.
 _ALPHA_BITS = 8
-#: weight_decay=None means this over n_bits: 2.5e-4 at 32 bits.
+#: weight_decay=None means this over n_bits on the hash layer: 2.5e-4 at 32 bits.
 _WEIGHT_DECAY_BITS = 0.008
+#: weight_decay=None means this on the layers below the hash layer (hidden
+#: layers, a fine-tuned backbone) at every code length: the hash layer's at 16 bits.
+_WEIGHT_DECAY_BELOW = _WEIGHT_DECAY_BITS / 16
 #: hidden_layer_sizes="auto" where the distiller keeps the features as given.
 _AUTO_HIDDEN_LAYER_SIZES = (1024,)
 #: hash_layer_init="itq" fits ITQ on at most this many training rows.
@@ -152,14 +155,18 @@ class DistillHash(BaseHasher):
         Adam step size.
     weight_decay : float or None, default=None
         Adam L2 penalty on the trained weights (the backbone's too when
-        ``finetune_backbone=True``). None means ``0.008 / n_bits`` (5e-4 at
-        16 bits, 1.25e-4 at 64): each weight's gradient from the pair
-        likelihood and the quantization term shrinks as 1 / ``n_bits`` (the
-        former is scaled by ``alpha``, the latter is a mean over the bits),
-        so the penalty follows it to weigh the same at every length.
-        Not in the paper: a light penalty keeps the codes from bending to
-        noisy pairs (Fashion-MNIST's pixels gain 0.007 MAP@all at 16 bits);
-        chosen on validation splits (docs/design_notes.md, "Weight decay").
+        ``finetune_backbone=True``), the same on every layer when given.
+        None sets it per layer, to weigh the same against the loss at every
+        code length: ``0.008 / n_bits`` on the hash layer (5e-4 at 16 bits,
+        1.25e-4 at 64), whose weights' gradient from the pair likelihood and
+        the quantization term shrinks as 1 / ``n_bits`` (the former is
+        scaled by ``alpha``, the latter is a mean over the bits); 5e-4 at
+        every length on the layers below it (hidden layers, a fine-tuned
+        backbone), whose gradient sums over all the bits and does not
+        shrink. Not in the paper: a light penalty keeps the codes from
+        bending to noisy pairs (Fashion-MNIST's pixels gain 0.007 MAP@all at
+        16 bits); chosen on validation splits (docs/design_notes.md, "Weight
+        decay").
     tol : float, default=1e-4
         Minimum improvement of the epoch loss that resets early stopping.
     n_iter_no_change : int, default=10
@@ -540,7 +547,7 @@ class DistillHash(BaseHasher):
         with torch_threads(threads_for(flops, self.n_jobs)):
             result = train_hash_network(
                 net, inputs, AnchorNeighborSampler(graph, self.batch_size, rng), distiller.pair_labels,
-                list(net.parameters()), self._train_config(warm),
+                self._parameter_groups(net), self._train_config(warm),
             )
         _warn_if_nothing_learned(result.pairs_per_epoch, graph)
         return result
@@ -586,6 +593,27 @@ class DistillHash(BaseHasher):
         if itq_start:
             self._init_hash_layer_itq(head, features, device, rng)
         return head
+
+    def _parameter_groups(self, net: HashNetwork) -> list[dict]:
+        """Adam's parameter groups: the hash layer (at ``config.weight_decay``)
+        and the layers below it, whose default penalty does not follow the
+        code length.
+
+        The gradient of a hash-layer weight is one output's, scaled by
+        ``alpha = 8 / n_bits``: it shrinks as 1 / ``n_bits``, and so does the
+        default penalty. The gradient of a weight below it sums over all the
+        outputs and keeps its size (a hidden layer's on the digits, root mean
+        square over the first steps: 7.6e-4, 6.7e-4, 6.1e-4 at 16, 32, 64
+        bits; the hash layer's 2.1e-3, 1.0e-3, 4.8e-4), so its default
+        penalty is the hash layer's at 16 bits at every length.
+        """
+        hash_layer = list(net.head[-1].parameters())
+        below = [p for p in net.parameters() if not any(p is q for q in hash_layer)]
+        decay = _WEIGHT_DECAY_BELOW if self.weight_decay is None else self.weight_decay
+        groups = [{"params": hash_layer}]
+        if below:
+            groups.append({"params": below, "weight_decay": decay})
+        return groups
 
     def _train_config(self, warm: bool) -> TrainConfig:
         return TrainConfig(

@@ -113,11 +113,38 @@ def test_early_stopping_on_plateau_counts_from_the_end_of_the_warmup(small, warm
     assert est.n_iter_ == stopped_at
 
 
-@pytest.mark.parametrize("n_bits", [8, 16])
-def test_default_weight_decay_is_scaled_to_the_code_length(small, n_bits):
+def _adam_groups(monkeypatch) -> list:
+    """Records the (parameter shapes, weight decay) of each group of every Adam made."""
+    made = []
+    adam = torch.optim.Adam
+
+    def recording_adam(params, **kwargs):
+        optimizer = adam(params, **kwargs)
+        made.append([(tuple(tuple(p.shape) for p in g["params"]), g["weight_decay"]) for g in optimizer.param_groups])
+        return optimizer
+
+    monkeypatch.setattr(torch.optim, "Adam", recording_adam)
+    return made
+
+
+@pytest.mark.parametrize("n_bits", [8, 32])
+def test_default_weight_decay_follows_each_layers_gradient(small, monkeypatch, n_bits):
     X = small[0]
+    made = _adam_groups(monkeypatch)
+    DistillHash(n_bits=n_bits, random_state=0, **FAST).fit(X)
+    DistillHash(n_bits=n_bits, weight_decay=0.01, random_state=0, **FAST).fit(X)
+    hash_layer, hidden = ((n_bits, 64), (n_bits,)), ((64, X.shape[1]), (64,))
+    # The hash layer's shrinks with the code, the hidden layer's does not;
+    # a given value holds on every layer.
+    assert made == [[(hash_layer, 0.008 / n_bits), (hidden, 5e-4)], [(hash_layer, 0.01), (hidden, 0.01)]]
+
+
+@pytest.mark.parametrize("n_bits", [8, 16])
+def test_default_weight_decay_of_a_linear_head_is_scaled_to_the_code_length(small, n_bits):
+    X = small[0]
+    params = {**FAST, "hidden_layer_sizes": ()}
     scores = {
-        decay: DistillHash(n_bits=n_bits, weight_decay=decay, random_state=0, **FAST).fit(X).decision_function(X)
+        decay: DistillHash(n_bits=n_bits, weight_decay=decay, random_state=0, **params).fit(X).decision_function(X)
         for decay in (None, 0.008 / n_bits, 0.0)
     }
     np.testing.assert_array_equal(scores[None], scores[0.008 / n_bits])
@@ -393,6 +420,16 @@ def test_image_input_with_module_backbone(digits, finetune):
     # The user's module is never touched; the fitted copy changes only when fine-tuned.
     changed = not torch.equal(est.network_.backbone.backbone.conv.weight, est.backbone.conv.weight)
     assert changed == finetune
+
+
+def test_a_finetuned_backbone_takes_the_weight_decay_of_the_layers_below(digits, monkeypatch):
+    images = digits[0][:200].reshape(-1, 1, 8, 8)
+    made = _adam_groups(monkeypatch)
+    DistillHash(n_bits=8, backbone=TinyConv(), finetune_backbone=True, random_state=0, **FAST).fit(images)
+    [(hash_layer, hash_decay), (below, below_decay)] = made[0]
+    assert hash_layer == ((8, 64), (8,)) and hash_decay == 0.008 / 8
+    # The backbone's convolution, then the hidden layer, at 5e-4.
+    assert below == ((8, 1, 3, 3), (8,), (64, 8), (64,)) and below_decay == 5e-4
 
 
 def test_torchvision_backbone_by_name(digits):
