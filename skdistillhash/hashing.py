@@ -595,9 +595,9 @@ class DistillHash(BaseHasher):
         return head
 
     def _parameter_groups(self, net: HashNetwork) -> list[dict]:
-        """Adam's parameter groups: the hash layer (at ``config.weight_decay``)
-        and the layers below it, whose default penalty does not follow the
-        code length.
+        """Adam's parameter groups and their L2 penalties: the hash layer and
+        the layers below it, whose default penalty does not follow the code
+        length.
 
         The gradient of a hash-layer weight is one output's, scaled by
         ``alpha = 8 / n_bits``: it shrinks as 1 / ``n_bits``, and so does the
@@ -609,10 +609,13 @@ class DistillHash(BaseHasher):
         """
         hash_layer = list(net.head[-1].parameters())
         below = [p for p in net.parameters() if not any(p is q for q in hash_layer)]
-        decay = _WEIGHT_DECAY_BELOW if self.weight_decay is None else self.weight_decay
-        groups = [{"params": hash_layer}]
+        if self.weight_decay is None:
+            hash_decay, below_decay = _WEIGHT_DECAY_BITS / self.n_bits, _WEIGHT_DECAY_BELOW
+        else:
+            hash_decay = below_decay = self.weight_decay
+        groups = [{"params": hash_layer, "weight_decay": hash_decay}]
         if below:
-            groups.append({"params": below, "weight_decay": decay})
+            groups.append({"params": below, "weight_decay": below_decay})
         return groups
 
     def _train_config(self, warm: bool) -> TrainConfig:
@@ -622,7 +625,6 @@ class DistillHash(BaseHasher):
             balanced=self.pair_weighting == "balanced",
             epochs=self.epochs,
             learning_rate=self.learning_rate,
-            weight_decay=_WEIGHT_DECAY_BITS / self.n_bits if self.weight_decay is None else self.weight_decay,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,

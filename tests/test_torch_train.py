@@ -16,7 +16,7 @@ def test_encode_reports_progress_on_stderr(capsys):
 
 def _config(**changes) -> TrainConfig:
     params = dict(alpha=0.5, quantization_weight=3.0, balanced=True, epochs=4, learning_rate=1e-3,
-                  weight_decay=0.0, tol=0.0, n_iter_no_change=10, verbose=0)
+                  tol=0.0, n_iter_no_change=10, verbose=0)
     return TrainConfig(**{**params, **changes})
 
 

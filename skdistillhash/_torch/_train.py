@@ -22,7 +22,6 @@ class TrainConfig:
     balanced: bool
     epochs: int
     learning_rate: float
-    weight_decay: float
     tol: float
     n_iter_no_change: int
     verbose: int
@@ -42,10 +41,13 @@ def train_hash_network(
     inputs: torch.Tensor,
     batches: Iterable[np.ndarray],
     pair_labels: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    parameters: Iterable[nn.Parameter],
+    parameters: Iterable[nn.Parameter] | Iterable[dict],
     config: TrainConfig,
 ) -> TrainResult:
     """Minimise the pairwise NLL + quantization loss over epochs of batches.
+
+    ``parameters`` are what Adam trains: tensors, or parameter groups, each
+    with its own ``weight_decay`` (none: 0).
 
     ``inputs`` already lives on the training device (the whole training set
     as one tensor); batches are index arrays into it, and their pair labels
@@ -60,7 +62,7 @@ def train_hash_network(
     per epoch.
     """
     device = inputs.device
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, weight_decay=config.weight_decay, foreach=True)
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, foreach=True)
     with flushing_denormals(device):
         return _train(net, inputs, batches, pair_labels, optimizer, config)
 
