@@ -54,13 +54,17 @@ def literal_pairs(items: list[str]) -> dict:
     return out
 
 
-def cached_split(name: str, cache: str | None, device: str) -> Bunch:
-    """The validation split of a main-job data set, kept in ``cache`` when given."""
-    path = Path(cache) / f"{name}-validation.npz" if cache else None
+def cached_split(name: str, cache: str | None, device: str, *, validation: bool = True) -> Bunch:
+    """The validation split of a main-job data set (``validation=False``: the
+    main job's own split, queries and all), kept in ``cache`` when given."""
+    kind = "validation" if validation else "test"
+    path = Path(cache) / f"{name}-{kind}.npz" if cache else None
     if path is not None and path.exists():
         with np.load(path) as f:
-            return Bunch(**{k: f[k] for k in f.files}, name=f"{name}-validation")
-    split = validation_split(load(name, device=device))
+            return Bunch(**{k: f[k] for k in f.files}, name=f"{name}-{kind}")
+    split = load(name, device=device)
+    if validation:
+        split = validation_split(split)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **{k: split[k] for k in FIELDS})

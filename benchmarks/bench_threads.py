@@ -47,22 +47,6 @@ PARTS = ("busy", "grid", "dask", "size")
 FIELDS = ("X_query", "y_query", "X_db", "y_db")
 
 
-def load_features(cache: str | None) -> dict:
-    """The fashion-mnist-lite0 split's queries and database, cached as .npz when asked."""
-    path = Path(cache) / "fashion-mnist-lite0-test.npz" if cache else None
-    if path is not None and path.exists():
-        with np.load(path) as f:
-            return {name: f[name] for name in FIELDS}
-    from skdistillhash.datasets import load
-
-    data = load("fashion-mnist-lite0", device="cpu")
-    arrays = {name: data[name] for name in FIELDS}
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **arrays)
-    return arrays
-
-
 # ------------------------------------------------------------------ workers
 # Each runs in a fresh process and prints one JSON line.
 
@@ -249,14 +233,17 @@ def main(argv=None) -> None:
     if args.worker:
         _worker_main(*args.worker)
         return
-    data = load_features(args.cache)
+    # bench_quality.py sits beside this script, on sys.path.
+    from bench_quality import cached_split
+
+    data = cached_split("fashion-mnist-lite0", args.cache, "cpu", validation=False)
     import torch
 
     print(f"# bench_threads: {os.cpu_count()} CPUs, torch {torch.__version__}, torch threads by default "
           f"{torch.get_num_threads()}")
     with tempfile.TemporaryDirectory() as tmp:
         data_path = str(Path(tmp) / "data.npz")
-        np.savez(data_path, **data)
+        np.savez(data_path, **{name: data[name] for name in FIELDS})
         for part in args.parts:
             if part == "size":
                 part_size(data_path, args.sizes)
