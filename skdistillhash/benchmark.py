@@ -50,6 +50,11 @@ LABELS = {
 COSINE_LABEL = "cosine of the features"
 #: The plot's file name when ``--output`` names a folder.
 PLOT_NAME = "map_vs_bits.png"
+#: The tie policies of mean_average_precision, as the main job's output says them.
+TIES = {
+    "index": "ranks codes at equal Hamming distance by database index",
+    "average": "averages over every order of codes at equal Hamming distance",
+}
 #: Columns of the CSV beside the plot, one row per fit: fields of :class:`Result`.
 CSV_COLUMNS = ("method", "n_bits", "seed", "map_all", "map_at_1000", "precision_r2", "fit_seconds")
 
@@ -219,11 +224,14 @@ def run(
     *,
     data: Bunch | None = None,
     on_result: Callable[[Result], None] | None = None,
+    ties: str = "index",
 ) -> list[Result]:
     """Fit and score every (method, n_bits, seed); returns one Result each.
 
     ``data`` is the split of ``dataset`` if already loaded (None loads it);
-    ``on_result`` is called with each Result as soon as it is scored.
+    ``on_result`` is called with each Result as soon as it is scored;
+    ``ties`` is the tie policy of both MAPs
+    (:func:`~skdistillhash.mean_average_precision`).
     """
     if data is None:
         data = datasets.load(dataset)
@@ -241,8 +249,8 @@ def run(
             method=method,
             n_bits=n_bits,
             seed=seed,
-            map_all=mean_average_precision(*args),
-            map_at_1000=mean_average_precision(*args, k=MAP_AT_K) if with_map_at_1000 else None,
+            map_all=mean_average_precision(*args, ties=ties),
+            map_at_1000=mean_average_precision(*args, k=MAP_AT_K, ties=ties) if with_map_at_1000 else None,
             precision_r2=precision_within_radius(*args, radius=2),
             fit_seconds=fit_seconds,
             pr_curve=precision_recall_curve(*args)[:2],
@@ -473,6 +481,16 @@ def _parser() -> argparse.ArgumentParser:
             "in; one CSV row per fit goes beside it, same name with .csv"
         ),
     )
+    parser.add_argument(
+        "--ties",
+        choices=sorted(TIES),
+        default="index",
+        help=(
+            "MAP's order of codes at equal Hamming distance: by database index, or "
+            "averaged over every order (McSherry & Najork), which does not depend on "
+            "the order of the database"
+        ),
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-fit progress lines")
     return parser
 
@@ -547,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 not args.quiet,
                 data=data,
                 on_result=write_row,
+                ties=args.ties,
             )
         except (RuntimeError, ValueError) as exc:
             print(f"error: {exc} (finished fits are in {table_path})", file=sys.stderr)
@@ -554,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reference = cosine_reference(data, with_map_at_1000)
         row = {"method": "cosine", "map_all": reference.map_all, "map_at_1000": reference.map_at_1000}
         writer.writerow([row.get(c, "") for c in columns])
-    print(f"\n{args.dataset}: {len(results)} fits in {time.perf_counter() - tic:.0f}s\n")
+    print(f"\n{args.dataset}: {len(results)} fits in {time.perf_counter() - tic:.0f}s; MAP {TIES[args.ties]}\n")
     print(format_table(results, reference))
     print(f"\nresults written to {table_path}")
     try:

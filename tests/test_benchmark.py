@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import Bunch
 
-from skdistillhash import DistillHash, PairDistiller, benchmark, datasets
+from skdistillhash import DistillHash, PairDistiller, benchmark, datasets, mean_average_precision
 
 
 def test_main_job_prints_a_table_and_writes_a_plot(tmp_path, capsys):
@@ -64,6 +64,48 @@ def test_table_reports_mean_and_std_over_seeds():
     table = benchmark.format_table(results)
     assert "±" in table.splitlines()[2]
     assert results[0].map_all != results[1].map_all
+
+
+def _database_by_label(data: Bunch, order: str) -> Bunch:
+    """``data`` with its database sorted by label ("sorted") or shuffled."""
+    if order == "sorted":
+        rank = np.argsort(data.y_db, kind="stable")
+    else:
+        rank = np.random.RandomState(0).permutation(len(data.y_db))
+    return Bunch(**{**data, "X_db": data.X_db[rank], "y_db": data.y_db[rank]})
+
+
+def test_tie_averaged_map_does_not_depend_on_the_database_order():
+    # 4-bit codes of 1,497 rows: every distance is a large tie group, so
+    # ranking ties by index rewards a database sorted by label.
+    data = datasets.load("digits")
+    scores = {
+        (ties, order): benchmark.run(
+            bits=[4], methods=["lsh"], seeds=[0], progress=False, data=_database_by_label(data, order), ties=ties
+        )[0]
+        for ties in ("index", "average")
+        for order in ("sorted", "shuffled")
+    }
+    sorted_, shuffled = scores["average", "sorted"], scores["average", "shuffled"]
+    assert sorted_.map_all == pytest.approx(shuffled.map_all, abs=1e-12)
+    assert sorted_.map_at_1000 == pytest.approx(shuffled.map_at_1000, abs=1e-12)
+    assert abs(scores["index", "sorted"].map_all - scores["index", "shuffled"].map_all) > 0.01
+
+
+def test_main_job_says_its_tie_policy(tmp_path, capsys):
+    # The main job offers exactly the policies of mean_average_precision.
+    codes = np.zeros((1, 1), np.uint8), np.zeros((2, 1), np.uint8), [0], [0, 1]
+    with pytest.raises(ValueError, match="ties"):
+        mean_average_precision(*codes, ties="first")
+    for ties in benchmark.TIES:
+        mean_average_precision(*codes, ties=ties)
+    argv = ["--methods", "lsh", "--bits", "4", "--quiet", "--ties", "average", "--output", str(tmp_path)]
+    assert benchmark.main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"MAP {benchmark.TIES['average']}" in out
+    expected = benchmark.run(bits=[4], methods=["lsh"], seeds=[0], progress=False, ties="average")[0]
+    (row, _) = read_csv(tmp_path / "map_vs_bits.csv")
+    assert float(row["map_all"]) == pytest.approx(expected.map_all, abs=1e-12)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
