@@ -114,13 +114,15 @@ def test_early_stopping_on_plateau_counts_from_the_end_of_the_warmup(small, warm
 
 
 def _adam_groups(monkeypatch) -> list:
-    """Records the (parameter shapes, weight decay) of each group of every Adam made."""
+    """Records the (parameter shapes, step size, weight decay) of each group of every Adam made."""
     made = []
     adam = torch.optim.Adam
 
     def recording_adam(params, **kwargs):
         optimizer = adam(params, **kwargs)
-        made.append([(tuple(tuple(p.shape) for p in g["params"]), g["weight_decay"]) for g in optimizer.param_groups])
+        made.append(
+            [(tuple(tuple(p.shape) for p in g["params"]), g["lr"], g["weight_decay"]) for g in optimizer.param_groups]
+        )
         return optimizer
 
     monkeypatch.setattr(torch.optim, "Adam", recording_adam)
@@ -136,7 +138,33 @@ def test_default_weight_decay_follows_each_layers_gradient(small, monkeypatch, n
     hash_layer, hidden = ((n_bits, 64), (n_bits,)), ((64, X.shape[1]), (64,))
     # The hash layer's shrinks with the code, the hidden layer's does not;
     # a given value holds on every layer.
-    assert made == [[(hash_layer, 0.008 / n_bits), (hidden, 5e-4)], [(hash_layer, 0.01), (hidden, 0.01)]]
+    assert [[(shapes, decay) for shapes, _, decay in groups] for groups in made] == [
+        [(hash_layer, 0.008 / n_bits), (hidden, 5e-4)],
+        [(hash_layer, 0.01), (hidden, 0.01)],
+    ]
+
+
+@pytest.mark.parametrize("n_bits", [8, 32])
+def test_default_learning_rate_follows_the_head(small, monkeypatch, n_bits):
+    X = small[0]
+    made = _adam_groups(monkeypatch)
+    DistillHash(n_bits=n_bits, random_state=0, **FAST).fit(X)
+    DistillHash(n_bits=n_bits, random_state=0, **{**FAST, "hidden_layer_sizes": ()}).fit(X)
+    DistillHash(n_bits=n_bits, learning_rate=0.01, random_state=0, **FAST).fit(X)
+    # A head with hidden layers steps 3e-3 in every layer, a linear head 1e-3;
+    # a given value holds on every layer, at every code length.
+    assert [[rate for _, rate, _ in groups] for groups in made] == [[3e-3, 3e-3], [1e-3], [0.01, 0.01]]
+
+
+def test_default_learning_rate_of_a_linear_head_is_the_former_default(small):
+    X = small[0]
+    params = {**FAST, "hidden_layer_sizes": ()}
+    scores = [
+        DistillHash(n_bits=8, learning_rate=rate, random_state=0, **params).fit(X).decision_function(X)
+        for rate in (None, 1e-3, 3e-3)
+    ]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    assert not np.allclose(scores[0], scores[2], atol=1e-4)
 
 
 @pytest.mark.parametrize("n_bits", [8, 16])
@@ -265,7 +293,8 @@ REFERENCE_CODES = Path(__file__).parent / "data" / "distillhash_codes_15b7c28.np
 #: 15b7c28's defaults, spelled out: later defaults differ.
 DEFAULTS_15B7C28 = dict(
     hidden_layer_sizes=(1024,), hash_layer_init="random", alpha=0.5, quantization_weight=0.1,
-    quantization_warmup=0.0, batch_size=256, weight_decay=0.0, distiller=PairDistiller(whiten_components=None),
+    quantization_warmup=0.0, batch_size=256, learning_rate=1e-3, weight_decay=0.0,
+    distiller=PairDistiller(whiten_components=None),
 )
 REFERENCE_CONFIGS = {
     "default": dict(DEFAULTS_15B7C28, n_bits=32),
@@ -426,10 +455,13 @@ def test_a_finetuned_backbone_takes_the_weight_decay_of_the_layers_below(digits,
     images = digits[0][:200].reshape(-1, 1, 8, 8)
     made = _adam_groups(monkeypatch)
     DistillHash(n_bits=8, backbone=TinyConv(), finetune_backbone=True, random_state=0, **FAST).fit(images)
-    [(hash_layer, hash_decay), (below, below_decay)] = made[0]
-    assert hash_layer == ((8, 64), (8,)) and hash_decay == 0.008 / 8
-    # The backbone's convolution, then the hidden layer, at 5e-4.
-    assert below == ((8, 1, 3, 3), (8,), (64, 8), (64,)) and below_decay == 5e-4
+    # The head's layers step 3e-3 (it has a hidden layer), the pretrained
+    # backbone 1e-3; both below the hash layer at 5e-4.
+    assert made[0] == [
+        (((8, 64), (8,)), 3e-3, 0.008 / 8),
+        (((64, 8), (64,)), 3e-3, 5e-4),
+        (((8, 1, 3, 3), (8,)), 1e-3, 5e-4),
+    ]
 
 
 def test_torchvision_backbone_by_name(digits):

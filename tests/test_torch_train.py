@@ -15,7 +15,7 @@ def test_encode_reports_progress_on_stderr(capsys):
 
 
 def _config(**changes) -> TrainConfig:
-    params = dict(alpha=0.5, quantization_weight=3.0, balanced=True, epochs=4, learning_rate=1e-3,
+    params = dict(alpha=0.5, quantization_weight=3.0, balanced=True, epochs=4,
                   tol=0.0, n_iter_no_change=10, verbose=0)
     return TrainConfig(**{**params, **changes})
 
@@ -32,6 +32,6 @@ def test_the_quantization_weight_grows_step_by_step_over_the_warmup(monkeypatch,
     batches = [np.arange(4), np.arange(4, 8)]  # two steps an epoch
     result = train_hash_network(
         net, torch.zeros(8, 3), batches, lambda a, b: np.zeros((len(a), len(b)), dtype=np.int8),
-        list(net.parameters()), _config(warmup_epochs=warmup_epochs),
+        [{"params": list(net.parameters()), "lr": 1e-3}], _config(warmup_epochs=warmup_epochs),
     )
     np.testing.assert_allclose(result.loss_curve, expected, rtol=1e-6)

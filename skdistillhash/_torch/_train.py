@@ -21,7 +21,6 @@ class TrainConfig:
     quantization_weight: float
     balanced: bool
     epochs: int
-    learning_rate: float
     tol: float
     n_iter_no_change: int
     verbose: int
@@ -41,13 +40,14 @@ def train_hash_network(
     inputs: torch.Tensor,
     batches: Iterable[np.ndarray],
     pair_labels: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    parameters: Iterable[nn.Parameter] | Iterable[dict],
+    parameters: Iterable[dict],
     config: TrainConfig,
 ) -> TrainResult:
     """Minimise the pairwise NLL + quantization loss over epochs of batches.
 
-    ``parameters`` are what Adam trains: tensors, or parameter groups, each
-    with its own ``weight_decay`` (none: 0).
+    ``parameters`` are Adam's parameter groups, each with its own ``lr``
+    (required: Adam's default step is decided by the estimator, not here)
+    and ``weight_decay`` (none: 0).
 
     ``inputs`` already lives on the training device (the whole training set
     as one tensor); batches are index arrays into it, and their pair labels
@@ -62,7 +62,10 @@ def train_hash_network(
     per epoch.
     """
     device = inputs.device
-    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, foreach=True)
+    groups = list(parameters)
+    if not all(isinstance(group, dict) and "lr" in group for group in groups):
+        raise ValueError("train_hash_network needs parameter groups, each with its 'lr'.")
+    optimizer = torch.optim.Adam(groups, foreach=True)
     with flushing_denormals(device):
         return _train(net, inputs, batches, pair_labels, optimizer, config)
 
