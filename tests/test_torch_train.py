@@ -35,3 +35,13 @@ def test_the_quantization_weight_grows_step_by_step_over_the_warmup(monkeypatch,
         [{"params": list(net.parameters()), "lr": 1e-3}], _config(warmup_epochs=warmup_epochs),
     )
     np.testing.assert_allclose(result.loss_curve, expected, rtol=1e-6)
+
+
+def test_training_needs_each_groups_step_size():
+    # Adam's own default step would otherwise apply without anyone choosing it.
+    net = torch.nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="'lr'"):
+        train_hash_network(
+            net, torch.zeros(8, 3), [np.arange(8)], lambda a, b: np.zeros((len(a), len(b)), dtype=np.int8),
+            list(net.parameters()), _config(),
+        )
