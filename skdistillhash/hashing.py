@@ -625,7 +625,7 @@ class DistillHash(BaseHasher):
         penalty is the hash layer's at 16 bits at every length.
         """
         hash_layer = list(net.head[-1].parameters())
-        hidden = [p for p in net.head.parameters() if not any(p is q for q in hash_layer)]
+        hidden = list(net.head[:-1].parameters())
         backbone = [] if net.backbone is None else list(net.backbone.parameters())
         if self.weight_decay is None:
             hash_decay, below_decay = _WEIGHT_DECAY_BITS / self.n_bits, _WEIGHT_DECAY_BELOW
